@@ -1,0 +1,7 @@
+//! `callwasm`: the router's command line.
+
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

@@ -1,0 +1,172 @@
+//! The wasmtime engine with callwasm's defaults, the linker every plugin is checked against,
+//! and the epoch ticker that enforces deadlines.
+
+use super::bindings::RouterPlugin;
+use super::cache::{CodeCache, content_hash};
+use super::error::LoadError;
+use super::inspect::{self, ComponentInfo};
+use super::plugin::Plugin;
+use super::sandbox::Sandbox;
+use crate::runtime::bindings::RouterPluginPre;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+/// Engine-wide settings. Per-call limits are in [`super::Limits`].
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Where compiled code is kept between runs; None compiles every time.
+    pub cache: Option<CodeCache>,
+    /// The largest memory any tenant may be given; the pooling allocator's slot size.
+    pub max_memory_bytes: usize,
+    /// Plugin instances alive at once (the pooling allocator's capacity).
+    pub max_instances: u32,
+    /// Deadline resolution: how often the epoch advances.
+    pub epoch_tick: Duration,
+    /// Native stack a plugin may use; deeper recursion traps as a stack overflow.
+    pub max_wasm_stack: usize,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            cache: CodeCache::default_location(),
+            max_memory_bytes: 1 << 30,
+            max_instances: 1000,
+            epoch_tick: Duration::from_millis(1),
+            max_wasm_stack: 512 << 10,
+        }
+    }
+}
+
+/// Compiles and prepares plugins. Cheap to clone; plugins keep it alive.
+#[derive(Clone)]
+pub struct Runtime {
+    pub(crate) inner: Arc<RuntimeInner>,
+}
+
+pub(crate) struct RuntimeInner {
+    pub engine: Engine,
+    pub linker: Linker<Sandbox>,
+    pub config: RuntimeConfig,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+impl Drop for RuntimeInner {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+impl Runtime {
+    /// Builds the engine and starts the epoch ticker.
+    pub fn new(config: RuntimeConfig) -> Result<Self, LoadError> {
+        let mut pool = PoolingAllocationConfig::new();
+        pool.total_component_instances(config.max_instances)
+            .total_core_instances(config.max_instances.saturating_mul(8))
+            .total_memories(config.max_instances.saturating_mul(2))
+            .total_tables(config.max_instances.saturating_mul(4))
+            .max_memory_size(config.max_memory_bytes)
+            // Keep a little of each memory resident between instances: resetting it is then a
+            // memset instead of a page fault per page on the next instantiation.
+            .linear_memory_keep_resident(64 << 10)
+            .table_keep_resident(16 << 10);
+
+        let mut wasm = Config::new();
+        wasm.wasm_component_model(true)
+            .epoch_interruption(true)
+            .max_wasm_stack(config.max_wasm_stack)
+            .memory_init_cow(true)
+            .parallel_compilation(true)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&wasm).map_err(|e| LoadError::Prepare(format!("engine: {e}")))?;
+
+        let mut linker = Linker::<Sandbox>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(|e| LoadError::Prepare(format!("linking WASI: {e}")))?;
+        RouterPlugin::add_to_linker::<Sandbox, HasSelf<Sandbox>>(&mut linker, |s| s)
+            .map_err(|e| LoadError::Prepare(format!("linking host interface: {e}")))?;
+
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        spawn_ticker(engine.clone(), config.epoch_tick, ticker_stop.clone())
+            .map_err(|e| LoadError::Prepare(format!("epoch ticker: {e}")))?;
+
+        Ok(Runtime {
+            inner: Arc::new(RuntimeInner {
+                engine,
+                linker,
+                config,
+                ticker_stop,
+            }),
+        })
+    }
+
+    /// The settings the runtime was built with.
+    pub fn config(&self) -> &RuntimeConfig {
+        &self.inner.config
+    }
+
+    /// Reads, compiles (or loads from the cache) and checks a plugin file.
+    pub fn load_file(&self, path: &std::path::Path) -> Result<Plugin, LoadError> {
+        let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "plugin".into());
+        self.load(&name, &bytes)
+    }
+
+    /// Compiles (or loads from the cache) and checks a component: it must be of the
+    /// `router-plugin` world. The result is ready to instantiate in microseconds.
+    pub fn load(&self, name: &str, bytes: &[u8]) -> Result<Plugin, LoadError> {
+        inspect::check_header(bytes)?;
+        let hash = content_hash(bytes);
+        let engine = &self.inner.engine;
+        let cache = self.inner.config.cache.as_ref();
+        let (component, compiled) = match cache.and_then(|c| c.load(engine, &hash)) {
+            Some(component) => (component, false),
+            None => {
+                let component = Component::from_binary(engine, bytes)
+                    .map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
+                (component, true)
+            }
+        };
+        let info = ComponentInfo::of(name, bytes.len(), &hash, engine, &component);
+        info.check_world()?;
+        let instance_pre = self
+            .inner
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::Prepare(format!("{e:#}")))?;
+        let pre =
+            RouterPluginPre::new(instance_pre).map_err(|e| LoadError::Prepare(format!("{e:#}")))?;
+        if compiled && let Some(cache) = cache {
+            cache.store(engine, &hash, &component);
+        }
+        Ok(Plugin::new(self.inner.clone(), pre, info, compiled))
+    }
+}
+
+/// Advances the engine's epoch every `tick` until the runtime is dropped; a store whose
+/// deadline (in ticks) passes traps at its next loop header or call.
+fn spawn_ticker(engine: Engine, tick: Duration, stop: Arc<AtomicBool>) -> std::io::Result<()> {
+    let weak = engine.weak();
+    drop(engine);
+    std::thread::Builder::new()
+        .name("callwasm-epoch".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(tick);
+                match weak.upgrade() {
+                    Some(engine) => engine.increment_epoch(),
+                    None => break,
+                }
+            }
+        })
+        .map(|_| ())
+}

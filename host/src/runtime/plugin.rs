@@ -1,0 +1,279 @@
+//! A compiled, checked plugin and one `handle` call of it, in a fresh or a reused instance.
+
+use super::bindings::callwasm::router::types::{Call, Command, Event, Reply, Target};
+use super::bindings::{RouterPlugin, RouterPluginPre};
+use super::engine::RuntimeInner;
+use super::error::PluginError;
+use super::inspect::ComponentInfo;
+use super::limits::Limits;
+use super::sandbox::{CallContext, MemoryCapHit, Sandbox};
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use wasmtime::{ResourceLimiter, Store, Trap};
+
+/// A tenant's plugin settings, handed to the plugin through `host.setting`.
+pub type Settings = BTreeMap<String, String>;
+
+/// How instances are used between events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "mode")]
+pub enum InstanceMode {
+    /// Every event gets a new instance: nothing survives between events but the state bytes.
+    Fresh,
+    /// Warm instances are kept and reused, each for at most `max_uses` events; an instance
+    /// that failed is never reused. For big runtimes (Python, JavaScript) whose instantiation
+    /// costs a millisecond.
+    Reuse { max_uses: u32 },
+}
+
+/// One `handle` call: the event, the call as the host knows it, and the tenant's context.
+pub struct Invocation<'a> {
+    pub event: &'a Event,
+    pub call: &'a Call,
+    pub settings: Arc<Settings>,
+    /// Tags the plugin's log lines, such as "acme/call-42".
+    pub tag: Arc<str>,
+    pub limits: &'a Limits,
+    pub mode: InstanceMode,
+}
+
+/// Idle warm instances kept per plugin in `reuse` mode.
+const MAX_IDLE_INSTANCES: usize = 16;
+
+struct Warm {
+    store: Store<Sandbox>,
+    plugin: RouterPlugin,
+    uses: u32,
+}
+
+/// A plugin compiled for this runtime and checked against the `router-plugin` world.
+pub struct Plugin {
+    runtime: Arc<RuntimeInner>,
+    pre: RouterPluginPre<Sandbox>,
+    info: ComponentInfo,
+    compiled: bool,
+    idle: Mutex<Vec<Warm>>,
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin").field("info", &self.info).finish()
+    }
+}
+
+impl Plugin {
+    pub(crate) fn new(
+        runtime: Arc<RuntimeInner>,
+        pre: RouterPluginPre<Sandbox>,
+        info: ComponentInfo,
+        compiled: bool,
+    ) -> Self {
+        Plugin {
+            runtime,
+            pre,
+            info,
+            compiled,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Name, size, hash, imports and exports.
+    pub fn info(&self) -> &ComponentInfo {
+        &self.info
+    }
+
+    /// False when the compiled code came from the cache.
+    pub fn was_compiled(&self) -> bool {
+        self.compiled
+    }
+
+    /// Runs the plugin on one event. Blocks the calling thread for at most the deadline (plus
+    /// one epoch tick): call it where blocking is allowed.
+    pub fn handle(&self, inv: Invocation<'_>) -> Result<Reply, PluginError> {
+        let context = CallContext {
+            tag: inv.tag.clone(),
+            settings: inv.settings.clone(),
+            log_budget: inv.limits.max_log_bytes,
+        };
+        let max_uses = match inv.mode {
+            InstanceMode::Fresh => None,
+            InstanceMode::Reuse { max_uses } => Some(max_uses),
+        };
+        let ticks = self.deadline_ticks(inv.limits);
+        let mut warm = match max_uses.and_then(|_| self.take_idle()) {
+            Some(mut warm) => {
+                let sandbox = warm.store.data_mut();
+                sandbox.begin_call(context, inv.call.now_ms);
+                sandbox.memory_limit = self.memory_limit(inv.limits);
+                warm
+            }
+            None => {
+                let sandbox = Sandbox::new(self.memory_limit(inv.limits), context);
+                let mut store = Store::new(&self.runtime.engine, sandbox);
+                store.limiter(|s| s as &mut dyn ResourceLimiter);
+                store
+                    .data_mut()
+                    .clock_ms
+                    .store(inv.call.now_ms, Ordering::Relaxed);
+                store.set_epoch_deadline(ticks);
+                match self.pre.instantiate(&mut store) {
+                    Ok(plugin) => Warm {
+                        store,
+                        plugin,
+                        uses: 0,
+                    },
+                    Err(e) => {
+                        store.data().output().finish_call();
+                        return Err(self.classify(e, &store, inv.limits));
+                    }
+                }
+            }
+        };
+        warm.store.set_epoch_deadline(ticks);
+        let result = warm.plugin.callwasm_router_call_handler().call_handle(
+            &mut warm.store,
+            inv.event,
+            inv.call,
+        );
+        warm.uses += 1;
+        warm.store.data().output().finish_call();
+        let reply = self.finish(result, &warm.store, inv.limits);
+        // An instance that failed in any way is dropped: its memory may be inconsistent.
+        if let Some(max_uses) = max_uses
+            && reply.is_ok()
+            && warm.uses < max_uses
+        {
+            self.put_idle(warm);
+        }
+        reply
+    }
+
+    fn memory_limit(&self, limits: &Limits) -> usize {
+        limits
+            .memory_bytes
+            .min(self.runtime.config.max_memory_bytes)
+    }
+
+    fn deadline_ticks(&self, limits: &Limits) -> u64 {
+        let tick = self.runtime.config.epoch_tick.as_nanos().max(1);
+        (limits.deadline.as_nanos().div_ceil(tick) as u64).saturating_add(1)
+    }
+
+    fn take_idle(&self) -> Option<Warm> {
+        self.idle.lock().ok()?.pop()
+    }
+
+    fn put_idle(&self, warm: Warm) {
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < MAX_IDLE_INSTANCES
+        {
+            idle.push(warm);
+        }
+    }
+
+    /// The call's result, checked against the limits on what a reply may carry.
+    fn finish(
+        &self,
+        result: wasmtime::Result<Result<Reply, String>>,
+        store: &Store<Sandbox>,
+        limits: &Limits,
+    ) -> Result<Reply, PluginError> {
+        let reply = match result {
+            Ok(Ok(reply)) => reply,
+            Ok(Err(message)) => return Err(PluginError::Returned(message)),
+            Err(e) => return Err(self.classify(e, store, limits)),
+        };
+        if reply.commands.len() > limits.max_commands {
+            return Err(PluginError::TooManyCommands {
+                count: reply.commands.len(),
+                limit: limits.max_commands,
+            });
+        }
+        let state_bytes = reply.state.as_ref().map_or(0, Vec::len);
+        if state_bytes > limits.max_state_bytes {
+            return Err(PluginError::StateTooLarge {
+                bytes: state_bytes,
+                limit: limits.max_state_bytes,
+            });
+        }
+        let bytes = state_bytes + reply.commands.iter().map(command_bytes).sum::<usize>();
+        if bytes > limits.max_reply_bytes {
+            return Err(PluginError::ReplyTooLarge {
+                bytes,
+                limit: limits.max_reply_bytes,
+            });
+        }
+        Ok(reply)
+    }
+
+    /// Names why wasmtime stopped the plugin.
+    fn classify(
+        &self,
+        error: wasmtime::Error,
+        store: &Store<Sandbox>,
+        limits: &Limits,
+    ) -> PluginError {
+        if let Some(hit) = error.downcast_ref::<MemoryCapHit>() {
+            return PluginError::MemoryLimit { limit: hit.limit };
+        }
+        match error.downcast_ref::<Trap>() {
+            Some(Trap::Interrupt) => PluginError::DeadlineExceeded(limits.deadline),
+            Some(Trap::StackOverflow) => PluginError::StackOverflow,
+            Some(trap) => {
+                let said = Vec::from(store.data().output().last_stderr.clone()).join(" / ");
+                PluginError::Trap {
+                    message: if said.is_empty() {
+                        trap.to_string()
+                    } else {
+                        format!("{trap} (plugin's last words: {said})")
+                    },
+                }
+            }
+            None => PluginError::Instantiate(format!("{error:#}")),
+        }
+    }
+}
+
+/// Bytes of text a command carries: what the reply-size limit counts.
+fn command_bytes(command: &Command) -> usize {
+    let strs = |list: &[String]| list.iter().map(String::len).sum::<usize>();
+    16 + match command {
+        Command::Create(c) => {
+            c.leg.len()
+                + c.endpoint.len()
+                + c.formats.as_ref().map_or(0, String::len)
+                + c.originator.as_ref().map_or(0, String::len)
+                + match &c.caller_id {
+                    super::CallerId::PassThrough => 0,
+                    super::CallerId::Given(p) => p.name.len() + p.number.len(),
+                }
+        }
+        Command::SetVar(v) => v.channel.len() + v.name.len() + v.value.len(),
+        Command::Dial(d) => d.leg.len() + d.caller.as_ref().map_or(0, String::len),
+        Command::Answer(h)
+        | Command::Ring(h)
+        | Command::Progress(h)
+        | Command::BridgeDestroy(h)
+        | Command::StopPlayback(h)
+        | Command::StopMoh(h)
+        | Command::CancelTimer(h) => h.len(),
+        Command::Hangup(h) => h.channel.len(),
+        Command::BridgeCreate(b) => b.bridge.len(),
+        Command::BridgeAdd(m) | Command::BridgeRemove(m) => m.bridge.len() + strs(&m.channels),
+        Command::Play(p) => {
+            p.playback.len()
+                + strs(&p.media)
+                + match &p.target {
+                    Target::Channel(h) | Target::Bridge(h) => h.len(),
+                }
+        }
+        Command::StartMoh(m) => m.channel.len() + m.class.as_ref().map_or(0, String::len),
+        Command::ContinueInDialplan(c) => {
+            c.channel.len()
+                + c.context.as_ref().map_or(0, String::len)
+                + c.extension.as_ref().map_or(0, String::len)
+        }
+        Command::StartTimer(t) => t.name.len(),
+    }
+}

@@ -1,0 +1,328 @@
+//! A plugin instance's world: the store data behind every `handle` call.
+//!
+//! It holds what the host hands a plugin (its tenant's settings, a log, a clock frozen at the
+//! event's time) and the fences around it (a memory cap, a log budget). WASI is there only
+//! because language runtimes expect it: no preopened files, no network, no environment, no
+//! inherited stdio; stdout and stderr are captured and go to the log.
+
+use super::bindings::callwasm::router::{host, types};
+use super::plugin::Settings;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use wasmtime::ResourceLimiter;
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
+use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxView, WasiView};
+
+/// Raised inside the guest when it grows its memory past the cap, so the call fails with a
+/// reason instead of an allocation failure deep in the plugin.
+#[derive(Debug, thiserror::Error)]
+#[error("memory limit of {limit} bytes reached (asked for {desired})")]
+pub(crate) struct MemoryCapHit {
+    pub limit: usize,
+    pub desired: usize,
+}
+
+/// The per-call context the host sets before each `handle`.
+#[derive(Clone)]
+pub(crate) struct CallContext {
+    /// Tags every log line: tenant and call.
+    pub tag: Arc<str>,
+    pub settings: Arc<Settings>,
+    pub log_budget: usize,
+}
+
+/// Store data of one plugin instance.
+pub(crate) struct Sandbox {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub memory_limit: usize,
+    pub context: CallContext,
+    /// What the plugin wrote to stdout/stderr and the host log in this call, bounded.
+    pub output: Arc<Mutex<Output>>,
+    /// The time WASI clocks report: the event's `now-ms`.
+    pub clock_ms: Arc<AtomicU64>,
+}
+
+/// stderr lines kept for the error message of a trap.
+const LAST_WORDS: usize = 3;
+
+/// A plugin's log output during one call, bounded by the call's log budget.
+#[derive(Default)]
+pub(crate) struct Output {
+    pub budget: usize,
+    pub used: usize,
+    pub dropped: usize,
+    /// Partial stdout/stderr lines waiting for their newline.
+    pub partial: [Vec<u8>; 2],
+    /// The last few stderr lines: a panicking plugin's last words.
+    pub last_stderr: std::collections::VecDeque<String>,
+    pub tag: Option<Arc<str>>,
+}
+
+impl Output {
+    /// Takes `len` bytes of the budget; false (and counted as dropped) when it is spent.
+    fn spend(&mut self, len: usize) -> bool {
+        if self.used + len > self.budget {
+            self.dropped += len;
+            return false;
+        }
+        self.used += len;
+        true
+    }
+
+    fn emit(&self, level: host::Level, stream: &str, message: &str) {
+        let tag = self.tag.as_deref().unwrap_or("-");
+        match level {
+            host::Level::Trace => tracing::trace!(plugin = tag, stream, "{message}"),
+            host::Level::Debug => tracing::debug!(plugin = tag, stream, "{message}"),
+            host::Level::Info => tracing::info!(plugin = tag, stream, "{message}"),
+            host::Level::Warn => tracing::warn!(plugin = tag, stream, "{message}"),
+            host::Level::Error => tracing::error!(plugin = tag, stream, "{message}"),
+        }
+    }
+
+    /// Appends stdout (0) or stderr (1) bytes, logging each complete line.
+    fn write_stdio(&mut self, which: usize, bytes: &[u8]) {
+        if !self.spend(bytes.len()) {
+            return;
+        }
+        self.partial[which].extend_from_slice(bytes);
+        while let Some(pos) = self.partial[which].iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = self.partial[which].drain(..=pos).collect();
+            let text = String::from_utf8_lossy(&line[..line.len() - 1]).into_owned();
+            self.line(which, text);
+        }
+    }
+
+    fn line(&mut self, which: usize, text: String) {
+        if which == 1 {
+            self.emit(host::Level::Warn, "stderr", &text);
+            // Rust's hint about backtraces says nothing about the failure.
+            if !text.starts_with("note: run with `RUST_BACKTRACE") {
+                if self.last_stderr.len() == LAST_WORDS {
+                    self.last_stderr.pop_front();
+                }
+                self.last_stderr.push_back(text);
+            }
+        } else {
+            self.emit(host::Level::Info, "stdout", &text);
+        }
+    }
+
+    /// Logs what is left without a newline, and reports how much was dropped.
+    pub fn finish_call(&mut self) {
+        for which in 0..2 {
+            if !self.partial[which].is_empty() {
+                let text = String::from_utf8_lossy(&self.partial[which]).into_owned();
+                self.partial[which].clear();
+                self.line(which, text);
+            }
+        }
+        if self.dropped > 0 {
+            let tag = self.tag.as_deref().unwrap_or("-");
+            tracing::warn!(
+                plugin = tag,
+                dropped_bytes = self.dropped,
+                "plugin log output over its budget of {} bytes was dropped",
+                self.budget
+            );
+        }
+    }
+
+    pub fn reset(&mut self, tag: Arc<str>, budget: usize) {
+        *self = Output {
+            budget,
+            tag: Some(tag),
+            ..Output::default()
+        };
+    }
+}
+
+impl Sandbox {
+    pub fn new(memory_limit: usize, context: CallContext) -> Self {
+        let output = Arc::new(Mutex::new(Output::default()));
+        lock(&output).reset(context.tag.clone(), context.log_budget);
+        let clock_ms = Arc::new(AtomicU64::new(0));
+        let wasi = WasiCtx::builder()
+            .stdout(CapturedStream {
+                output: output.clone(),
+                which: 0,
+            })
+            .stderr(CapturedStream {
+                output: output.clone(),
+                which: 1,
+            })
+            .wall_clock(FrozenClock(clock_ms.clone()))
+            .monotonic_clock(FrozenClock(clock_ms.clone()))
+            .build();
+        Sandbox {
+            wasi,
+            table: ResourceTable::new(),
+            memory_limit,
+            context,
+            output,
+            clock_ms,
+        }
+    }
+
+    /// Prepares a (possibly reused) instance for the next call.
+    pub fn begin_call(&mut self, context: CallContext, now_ms: u64) {
+        lock(&self.output).reset(context.tag.clone(), context.log_budget);
+        self.clock_ms.store(now_ms, Ordering::Relaxed);
+        self.context = context;
+    }
+
+    pub fn output(&self) -> std::sync::MutexGuard<'_, Output> {
+        lock(&self.output)
+    }
+}
+
+/// The output lock only guards plain data; a panic while holding it leaves nothing half-done
+/// that matters, so a poisoned lock is used as it is.
+fn lock(output: &Mutex<Output>) -> std::sync::MutexGuard<'_, Output> {
+    output.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl WasiView for Sandbox {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl ResourceLimiter for Sandbox {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.memory_limit {
+            return Err(wasmtime::Error::new(MemoryCapHit {
+                limit: self.memory_limit,
+                desired,
+            }));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        // A table entry is a pointer: keep tables within the memory cap too.
+        Ok(desired.saturating_mul(8) <= self.memory_limit)
+    }
+}
+
+impl types::Host for Sandbox {}
+
+impl host::Host for Sandbox {
+    fn log(&mut self, level: host::Level, message: String) {
+        let mut out = self.output();
+        if out.spend(message.len()) {
+            out.emit(level, "log", &message);
+        }
+    }
+
+    fn setting(&mut self, key: String) -> Option<String> {
+        self.context.settings.get(&key).cloned()
+    }
+}
+
+/// WASI clocks that show the event's time and never move during a call: a plugin gets no clock
+/// beyond what the host hands it, and replaying an event replays the same time.
+struct FrozenClock(Arc<AtomicU64>);
+
+impl wasmtime_wasi::HostWallClock for FrozenClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_millis(1)
+    }
+    fn now(&self) -> Duration {
+        Duration::from_millis(self.0.load(Ordering::Relaxed))
+    }
+}
+
+impl wasmtime_wasi::HostMonotonicClock for FrozenClock {
+    fn resolution(&self) -> u64 {
+        1_000_000
+    }
+    fn now(&self) -> u64 {
+        self.0.load(Ordering::Relaxed).saturating_mul(1_000_000)
+    }
+}
+
+/// stdout or stderr of a plugin: lines go to the log, within the call's log budget; past it
+/// the bytes are dropped (and counted), never a trap.
+#[derive(Clone)]
+struct CapturedStream {
+    output: Arc<Mutex<Output>>,
+    which: usize,
+}
+
+impl IsTerminal for CapturedStream {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for CapturedStream {
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(self.clone())
+    }
+
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+}
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for CapturedStream {
+    async fn ready(&mut self) {}
+}
+
+impl OutputStream for CapturedStream {
+    fn write(&mut self, bytes: bytes::Bytes) -> Result<(), StreamError> {
+        lock(&self.output).write_stdio(self.which, &bytes);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), StreamError> {
+        Ok(())
+    }
+
+    fn check_write(&mut self) -> Result<usize, StreamError> {
+        Ok(64 << 10)
+    }
+}
+
+impl tokio::io::AsyncWrite for CapturedStream {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        lock(&self.output).write_stdio(self.which, buf);
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}

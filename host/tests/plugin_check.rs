@@ -1,0 +1,182 @@
+//! `callwasm plugin check` and `callwasm plugin call`, run as the real binary.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn callwasm(args: &[&str], cache: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_callwasm"))
+        .args(args)
+        .env("CALLWASM_CACHE_DIR", cache)
+        .output()
+        .expect("run callwasm")
+}
+
+/// Checks `bytes` written to a file; returns the exit code and the one-line error.
+fn check_bytes(bytes: &[u8]) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("candidate.wasm");
+    std::fs::write(&file, bytes).expect("write");
+    let out = callwasm(
+        &["plugin", "check", file.to_str().expect("utf-8 path")],
+        dir.path(),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_default()
+        .replace(&format!("{}: ", file.display()), "");
+    (out.status.code(), line)
+}
+
+#[test]
+fn a_text_file_is_not_wasm() {
+    let (code, line) = check_bytes(b"this is a routing plan, not a plugin\n");
+    assert_eq!(code, Some(2));
+    assert_eq!(
+        line,
+        "error: not a WebAssembly file: it does not start with the \\0asm header"
+    );
+}
+
+#[test]
+fn a_truncated_component_is_invalid() {
+    let bytes = std::fs::read(plugin_path("early-dial")).expect("read");
+    let (code, line) = check_bytes(&bytes[..bytes.len() / 2]);
+    assert_eq!(code, Some(2));
+    assert!(line.starts_with("error: invalid component: "), "{line}");
+}
+
+#[test]
+fn a_core_module_is_not_a_component() {
+    let module = wat::parse_str(r#"(module (func (export "handle")))"#).expect("wat");
+    let (code, line) = check_bytes(&module);
+    assert_eq!(code, Some(2));
+    assert_eq!(
+        line,
+        "error: a core WebAssembly module, not a component: build for wasm32-wasip2 or wrap it with `wasm-tools component new`"
+    );
+}
+
+#[test]
+fn a_component_of_another_world_is_refused() {
+    let bytes = std::fs::read(plugin_path("other-world")).expect("read");
+    let (code, line) = check_bytes(&bytes);
+    assert_eq!(code, Some(2));
+    assert_eq!(
+        line,
+        "error: not a callwasm router plugin: it does not export callwasm:router/call-handler@0.1.0 (it exports: greet)"
+    );
+}
+
+#[test]
+fn early_dial_passes_and_its_interface_is_printed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = plugin_path("early-dial");
+    let out = callwasm(
+        &["plugin", "check", path.to_str().expect("utf-8")],
+        dir.path(),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let size = std::fs::metadata(&path).expect("stat").len();
+    assert!(stdout.contains("name:    early_dial\n"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("size:    {size} bytes\n")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("exports: callwasm:router/call-handler@0.1.0\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("callwasm:router/host@0.1.0"),
+        "imports listed: {stdout}"
+    );
+    assert!(
+        stdout.ends_with("ok: a callwasm router plugin\n"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn plugin_call_prints_the_reply_as_json() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let event = dir.path().join("event.json");
+    let call_file = dir.path().join("call.json");
+    std::fs::write(&event, r#""Started""#).expect("write");
+    let record = call(&["alice"], vec![caller("100")]);
+    std::fs::write(&call_file, serde_json::to_string(&record).expect("json")).expect("write");
+    let path = plugin_path("early-dial");
+    let out = callwasm(
+        &[
+            "plugin",
+            "call",
+            path.to_str().expect("utf-8"),
+            "--event",
+            event.to_str().expect("utf-8"),
+            "--call",
+            call_file.to_str().expect("utf-8"),
+            "--setting",
+            "caller_id_number=5551000",
+        ],
+        dir.path(),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reply: serde_json::Value = serde_json::from_slice(&out.stdout).expect("reply is JSON");
+    assert_eq!(
+        reply["commands"][0],
+        serde_json::json!({"Create": {
+            "leg": "agent",
+            "endpoint": "PJSIP/alice",
+            "caller_id": {"Given": {"name": "", "number": "5551000"}},
+            "formats": null,
+            "originator": null
+        }})
+    );
+    assert_eq!(reply["commands"].as_array().map(Vec::len), Some(4));
+}
+
+#[test]
+fn plugin_call_names_a_malformed_event_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let event = dir.path().join("event.json");
+    let call_file = dir.path().join("call.json");
+    std::fs::write(&event, r#"{"Exploded": 1}"#).expect("write");
+    std::fs::write(&call_file, "{}").expect("write");
+    let path = plugin_path("early-dial");
+    let out = callwasm(
+        &[
+            "plugin",
+            "call",
+            path.to_str().expect("utf-8"),
+            "--event",
+            event.to_str().expect("utf-8"),
+            "--call",
+            call_file.to_str().expect("utf-8"),
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "error: event file {}: unknown variant `Exploded`",
+            event.display()
+        )),
+        "{stderr}"
+    );
+}

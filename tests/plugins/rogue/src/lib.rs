@@ -1,0 +1,87 @@
+//! rogue: a plugin that misbehaves on purpose, so tests can show the router contains it.
+//!
+//! Setting `misbehave` picks what it does: `trap` (panics), `loop` (never returns), `memory`
+//! (allocates without bound), `recursion` (overflows the stack), `flood` (returns `count`
+//! commands, default 100000), `error` (returns an error). Setting `after` lets it behave for
+//! that many events first (default 0). Behaving, it answers `started` with one `answer`.
+
+use callwasm_sdk::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::hint::black_box;
+
+struct Rogue;
+
+#[derive(Serialize, Deserialize, Default)]
+struct State {
+    events: u32,
+}
+
+impl Plugin for Rogue {
+    type State = State;
+
+    fn handle(event: Event, _call: &Call, state: &mut State) -> Result<Reply, String> {
+        let after: u32 = setting("after").and_then(|a| a.parse().ok()).unwrap_or(0);
+        state.events += 1;
+        let mut reply = Reply::new();
+        if state.events <= after {
+            if let Event::Started = event {
+                reply.answer(CALLER);
+            }
+            return Ok(reply);
+        }
+        match setting("misbehave").as_deref() {
+            Some("trap") => panic!("rogue: told to trap"),
+            Some("loop") => spin(),
+            Some("memory") => hoard(),
+            Some("recursion") => {
+                let limit = setting("depth")
+                    .and_then(|d| d.parse().ok())
+                    .unwrap_or(u64::MAX);
+                black_box(recurse(0, limit));
+            }
+            Some("flood") => {
+                let count: usize = setting("count")
+                    .and_then(|c| c.parse().ok())
+                    .unwrap_or(100_000);
+                for i in 0..count {
+                    reply.set_var(CALLER, "X_FLOOD", &i.to_string());
+                }
+            }
+            Some("error") => return Err("rogue: told to fail".into()),
+            _ => {
+                if let Event::Started = event {
+                    reply.answer(CALLER);
+                }
+            }
+        }
+        Ok(reply)
+    }
+}
+
+fn spin() -> ! {
+    let mut n = 0u64;
+    loop {
+        n = black_box(n.wrapping_add(1));
+    }
+}
+
+fn hoard() -> ! {
+    let mut kept: Vec<Vec<u8>> = Vec::new();
+    loop {
+        kept.push(vec![0x5a; 1 << 20]);
+        black_box(&kept);
+    }
+}
+
+/// Recursion whose frames live on the wasm call stack (nothing is address-taken, so Rust's
+/// shadow stack in linear memory is untouched): it ends in the engine's stack-overflow trap.
+#[inline(never)]
+fn recurse(depth: u64, limit: u64) -> u64 {
+    if depth >= limit {
+        return depth;
+    }
+    let below = recurse(depth + 1, limit);
+    below.rotate_left((depth & 7) as u32) ^ depth
+}
+
+callwasm_sdk::export_plugin!(Rogue);
