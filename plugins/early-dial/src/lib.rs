@@ -62,11 +62,14 @@ impl Plugin for EarlyDial {
                     reply.hangup(LEG, cause::NORMAL);
                 }
             }
-            Event::HungUp(gone) if gone.channel == LEG => {
-                if !state.finishing && state.pending_cause.is_none() && call.has_channel(CALLER) {
-                    state.finishing = true;
-                    reply.hangup(CALLER, cause::NORMAL);
-                }
+            Event::HungUp(gone)
+                if gone.channel == LEG
+                    && !state.finishing
+                    && state.pending_cause.is_none()
+                    && call.has_channel(CALLER) =>
+            {
+                state.finishing = true;
+                reply.hangup(CALLER, cause::NORMAL);
             }
             Event::CommandFailed(failure) => {
                 log(

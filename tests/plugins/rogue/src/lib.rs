@@ -2,7 +2,8 @@
 //!
 //! Setting `misbehave` picks what it does: `trap` (panics), `loop` (never returns), `memory`
 //! (allocates without bound), `recursion` (overflows the stack), `flood` (returns `count`
-//! commands, default 100000), `error` (returns an error). Setting `after` lets it behave for
+//! commands, default 100000), `error` (returns an error), `snoop` (reaches for the environment,
+//! files, the network and the clock, and reports what it got as set-var commands). Setting `after` lets it behave for
 //! that many events first (default 0). Behaving, it answers `started` with one `answer`.
 
 use callwasm_sdk::prelude::*;
@@ -48,6 +49,7 @@ impl Plugin for Rogue {
                 }
             }
             Some("error") => return Err("rogue: told to fail".into()),
+            Some("snoop") => snoop(&mut reply),
             _ => {
                 if let Event::Started = event {
                     reply.answer(CALLER);
@@ -55,6 +57,41 @@ impl Plugin for Rogue {
             }
         }
         Ok(reply)
+    }
+}
+
+/// Reaches for what a sandboxed plugin must not have, and reports what it got as variables;
+/// prints to stdout and stderr on the way.
+fn snoop(reply: &mut Reply) {
+    println!("rogue: looking around");
+    eprintln!("rogue: on stderr");
+    let env = std::env::vars().count();
+    let args = std::env::args().count();
+    let fs = match std::fs::read_dir("/") {
+        Ok(_) => "open".to_string(),
+        Err(e) => format!("{:?}", e.kind()),
+    };
+    let file = match std::fs::read("/etc/passwd") {
+        Ok(_) => "read".to_string(),
+        Err(e) => format!("{:?}", e.kind()),
+    };
+    let net = match std::net::TcpStream::connect("127.0.0.1:8088") {
+        Ok(_) => "connected".to_string(),
+        Err(e) => format!("{:?}", e.kind()),
+    };
+    let clock = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis().to_string())
+        .unwrap_or_default();
+    for (name, value) in [
+        ("X_ENV", env.to_string()),
+        ("X_ARGS", args.to_string()),
+        ("X_FS", fs),
+        ("X_FILE", file),
+        ("X_NET", net),
+        ("X_CLOCK", clock),
+    ] {
+        reply.set_var(CALLER, name, &value);
     }
 }
 
