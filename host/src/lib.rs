@@ -4,4 +4,5 @@
 //! plugin, a component of the `callwasm:router/router-plugin` world (wit/router.wit). This crate
 //! holds the router's parts, one concern per module; the `callwasm` binary wires them up.
 
+pub mod ari;
 pub mod runtime;

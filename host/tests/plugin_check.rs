@@ -148,6 +148,55 @@ fn plugin_call_prints_the_reply_as_json() {
         }})
     );
     assert_eq!(reply["commands"].as_array().map(Vec::len), Some(4));
+    // JSON state bytes are shown as text...
+    assert_eq!(
+        reply["state"],
+        serde_json::json!(r#"{"pending_cause":null,"finishing":false}"#)
+    );
+}
+
+#[test]
+fn plugin_call_takes_state_as_text() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let event = dir.path().join("event.json");
+    let call_file = dir.path().join("call.json");
+    std::fs::write(
+        &event,
+        r#"{"DialStatus": {"leg": "agent", "status": "Busy"}}"#,
+    )
+    .expect("write");
+    let mut record = serde_json::to_value(call(
+        &["alice"],
+        vec![
+            caller("100"),
+            leg("agent", callwasm::runtime::ChannelState::Ringing),
+        ],
+    ))
+    .expect("json");
+    // ...and taken back as text: a plugin that is already finishing does nothing on busy.
+    record["state"] = serde_json::json!(r#"{"pending_cause":null,"finishing":true}"#);
+    std::fs::write(&call_file, record.to_string()).expect("write");
+    let path = plugin_path("early-dial");
+    let out = callwasm(
+        &[
+            "plugin",
+            "call",
+            path.to_str().expect("utf-8"),
+            "--event",
+            event.to_str().expect("utf-8"),
+            "--call",
+            call_file.to_str().expect("utf-8"),
+        ],
+        dir.path(),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reply: serde_json::Value = serde_json::from_slice(&out.stdout).expect("reply is JSON");
+    assert_eq!(reply, serde_json::json!({"commands": [], "state": null}));
 }
 
 #[test]

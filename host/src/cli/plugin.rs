@@ -25,7 +25,7 @@ pub enum PluginCommand {
         /// The event, as JSON (for example `"Started"`).
         #[arg(long)]
         event: PathBuf,
-        /// The call record, as JSON.
+        /// The call record, as JSON (`state` as a byte array or as text).
         #[arg(long)]
         call: PathBuf,
         /// A plugin setting, `key=value`; repeatable.
@@ -75,7 +75,26 @@ fn check(file: &Path) -> Result<(), String> {
 fn read_json<T: serde::de::DeserializeOwned>(what: &str, path: &Path) -> Result<T, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {what} file {}: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("{what} file {}: {e}", path.display()))
+    let mut value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{what} file {}: {e}", path.display()))?;
+    // State bytes may be written as text (the SDK keeps JSON state): turn them into bytes.
+    if let Some(state) = value.get_mut("state")
+        && let Some(text) = state.as_str()
+    {
+        *state = serde_json::Value::from(text.as_bytes().to_vec());
+    }
+    serde_json::from_value(value).map_err(|e| format!("{what} file {}: {e}", path.display()))
+}
+
+/// The reply as JSON, its state bytes shown as text when they are UTF-8 (as JSON state is).
+fn reply_json(reply: &callwasm::runtime::Reply) -> Result<String, String> {
+    let mut value = serde_json::to_value(reply).map_err(|e| e.to_string())?;
+    if let (Some(state), Some(bytes)) = (value.get_mut("state"), reply.state.as_ref())
+        && let Ok(text) = std::str::from_utf8(bytes)
+    {
+        *state = serde_json::Value::from(text);
+    }
+    serde_json::to_string_pretty(&value).map_err(|e| e.to_string())
 }
 
 fn call_once(file: &Path, event: &Path, call: &Path, settings: &[String]) -> Result<(), String> {
@@ -101,7 +120,6 @@ fn call_once(file: &Path, event: &Path, call: &Path, settings: &[String]) -> Res
             mode: InstanceMode::Fresh,
         })
         .map_err(|e| e.to_string())?;
-    let json = serde_json::to_string_pretty(&reply).map_err(|e| e.to_string())?;
-    println!("{json}");
+    println!("{}", reply_json(&reply)?);
     Ok(())
 }

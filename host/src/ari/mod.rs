@@ -1,0 +1,12 @@
+//! The host's link to Asterisk: ARI's REST calls and its event stream, per server.
+
+pub mod error;
+pub mod events;
+pub mod models;
+pub mod rest;
+pub mod stream;
+
+pub use error::{AriError, AriErrorKind};
+pub use events::Event;
+pub use rest::{Auth, CreateChannel, Originate, Rest, RestConfig};
+pub use stream::{EventStream, ServerItem, StreamConfig, StreamItem};
