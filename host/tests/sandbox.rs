@@ -69,8 +69,12 @@ fn a_plugin_sees_no_environment_files_network_or_real_clock() {
         .find(|l| l.contains("rogue: looking around"))
         .unwrap_or_else(|| panic!("stdout line missing from the log:\n{text}"));
     assert!(
-        stdout.contains("plugin=\"test/call-1\"") || stdout.contains("plugin=test/call-1"),
-        "{stdout}"
+        stdout.contains("plugin=rogue "),
+        "tagged with the plugin: {stdout}"
+    );
+    assert!(
+        stdout.contains("call=\"test/call-1\""),
+        "tagged with the call: {stdout}"
     );
     assert!(stdout.contains("stream=\"stdout\""), "{stdout}");
     let stderr = text

@@ -61,6 +61,8 @@ pub struct Plugin {
     runtime: Arc<RuntimeInner>,
     pre: RouterPluginPre<Sandbox>,
     info: ComponentInfo,
+    /// The plugin's name, shared by every instance's log lines.
+    name: Arc<str>,
     compiled: bool,
     idle: Mutex<Vec<Warm>>,
 }
@@ -81,6 +83,7 @@ impl Plugin {
         Plugin {
             runtime,
             pre,
+            name: Arc::from(info.name.as_str()),
             info,
             compiled,
             idle: Mutex::new(Vec::new()),
@@ -120,6 +123,7 @@ impl Plugin {
             }
             None => {
                 let sandbox = Sandbox::new(
+                    self.name.clone(),
                     self.memory_limit(inv.limits),
                     context,
                     self.runtime.ticks.clone(),

@@ -115,7 +115,7 @@ impl RunClock {
 /// The per-call context the host sets before each `handle`.
 #[derive(Clone)]
 pub(crate) struct CallContext {
-    /// Tags every log line: tenant and call.
+    /// Tags every log line with the call, such as "acme/call-42".
     pub tag: Arc<str>,
     pub settings: Arc<Settings>,
     pub log_budget: usize,
@@ -149,6 +149,8 @@ pub(crate) struct Output {
     /// The last few stderr lines: a panicking plugin's last words.
     pub last_stderr: std::collections::VecDeque<String>,
     pub tag: Option<Arc<str>>,
+    /// The plugin's name, on every line it logs.
+    pub plugin: Arc<str>,
 }
 
 impl Output {
@@ -165,11 +167,21 @@ impl Output {
     fn emit(&self, level: host::Level, stream: &str, message: &str) {
         let tag = self.tag.as_deref().unwrap_or("-");
         match level {
-            host::Level::Trace => tracing::trace!(plugin = tag, stream, "{message}"),
-            host::Level::Debug => tracing::debug!(plugin = tag, stream, "{message}"),
-            host::Level::Info => tracing::info!(plugin = tag, stream, "{message}"),
-            host::Level::Warn => tracing::warn!(plugin = tag, stream, "{message}"),
-            host::Level::Error => tracing::error!(plugin = tag, stream, "{message}"),
+            host::Level::Trace => {
+                tracing::trace!(plugin = %self.plugin, call = tag, stream, "{message}")
+            }
+            host::Level::Debug => {
+                tracing::debug!(plugin = %self.plugin, call = tag, stream, "{message}")
+            }
+            host::Level::Info => {
+                tracing::info!(plugin = %self.plugin, call = tag, stream, "{message}")
+            }
+            host::Level::Warn => {
+                tracing::warn!(plugin = %self.plugin, call = tag, stream, "{message}")
+            }
+            host::Level::Error => {
+                tracing::error!(plugin = %self.plugin, call = tag, stream, "{message}")
+            }
         }
     }
 
@@ -213,7 +225,8 @@ impl Output {
         if self.dropped > 0 {
             let tag = self.tag.as_deref().unwrap_or("-");
             tracing::warn!(
-                plugin = tag,
+                plugin = %self.plugin,
+                call = tag,
                 dropped_bytes = self.dropped,
                 "plugin log output over its budget of {} bytes was dropped",
                 self.budget
@@ -225,14 +238,23 @@ impl Output {
         *self = Output {
             budget,
             tag: Some(tag),
+            plugin: self.plugin.clone(),
             ..Output::default()
         };
     }
 }
 
 impl Sandbox {
-    pub fn new(memory_limit: usize, context: CallContext, ticks: Arc<AtomicU64>) -> Self {
-        let output = Arc::new(Mutex::new(Output::default()));
+    pub fn new(
+        plugin: Arc<str>,
+        memory_limit: usize,
+        context: CallContext,
+        ticks: Arc<AtomicU64>,
+    ) -> Self {
+        let output = Arc::new(Mutex::new(Output {
+            plugin,
+            ..Output::default()
+        }));
         lock(&output).reset(context.tag.clone(), context.log_budget);
         let clock_ms = Arc::new(AtomicU64::new(0));
         let wasi = WasiCtx::builder()
