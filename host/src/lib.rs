@@ -6,3 +6,4 @@
 
 pub mod ari;
 pub mod runtime;
+pub mod sim;

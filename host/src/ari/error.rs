@@ -68,3 +68,24 @@ pub(crate) fn asterisk_message(body: &[u8]) -> String {
         _ => String::from_utf8_lossy(body).trim().to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::asterisk_message;
+
+    #[test]
+    fn asterisk_uses_both_message_and_error_keys() {
+        assert_eq!(
+            asterisk_message(br#"{"message": "Channel not found"}"#),
+            "Channel not found"
+        );
+        assert_eq!(
+            asterisk_message(br#"{"error": "Allocation failed"}"#),
+            "Allocation failed"
+        );
+        assert_eq!(
+            asterisk_message(b"<html>Bad Gateway</html>\n"),
+            "<html>Bad Gateway</html>"
+        );
+    }
+}

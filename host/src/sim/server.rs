@@ -1,0 +1,504 @@
+//! The simulated Asterisk's HTTP and WebSocket server: ARI's paths under `/ari`, Basic or
+//! `api_key` authentication, Asterisk's status codes and JSON error bodies.
+
+use super::faults::Faults;
+use super::state::{Outgoing, State, timestamp};
+use crate::ari::models::{Application, Channel, DialplanCep};
+use base64::Engine as _;
+use futures_util::{SinkExt, StreamExt};
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::Role;
+
+/// How the simulator listens and whom it lets in.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Address to listen on; port 0 picks a free one.
+    pub listen: SocketAddr,
+    pub user: String,
+    pub password: String,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            user: "asterisk".into(),
+            password: "asterisk".into(),
+        }
+    }
+}
+
+struct Shared {
+    config: SimConfig,
+    state: Mutex<State>,
+    faults: Mutex<Faults>,
+    addr: SocketAddr,
+}
+
+/// A running simulated Asterisk. Dropping it stops the server.
+pub struct Sim {
+    shared: Arc<Shared>,
+    shutdown: watch::Sender<bool>,
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+        lock(&self.shared.state).drop_sockets();
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Simulator state is plain data: a panic elsewhere leaves nothing half-written that matters.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+type Body = Full<Bytes>;
+
+fn json(status: StatusCode, body: serde_json::Value) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+fn message(status: StatusCode, text: &str) -> Response<Body> {
+    json(status, serde_json::json!({ "message": text }))
+}
+
+fn no_content() -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    response
+}
+
+impl Sim {
+    /// Starts the server on `config.listen`.
+    pub async fn start(config: SimConfig) -> std::io::Result<Sim> {
+        let listener = TcpListener::bind(config.listen).await?;
+        let addr = listener.local_addr()?;
+        let epoch = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        let shared = Arc::new(Shared {
+            config,
+            state: Mutex::new(State {
+                epoch,
+                ..State::default()
+            }),
+            faults: Mutex::new(Faults::default()),
+            addr,
+        });
+        let (shutdown, rx) = watch::channel(false);
+        tokio::spawn(accept_loop(shared.clone(), listener, rx));
+        Ok(Sim { shared, shutdown })
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.shared.addr
+    }
+
+    /// The ARI base URL, such as `http://127.0.0.1:8088/ari`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/ari", self.shared.addr)
+    }
+
+    /// Changes the injected faults.
+    pub fn faults(&self, change: impl FnOnce(&mut Faults)) {
+        change(&mut lock(&self.shared.faults));
+    }
+
+    /// Closes every open event socket, as a network drop or an Asterisk restart would.
+    pub fn drop_sockets(&self) {
+        lock(&self.shared.state).drop_sockets();
+    }
+
+    /// Open event sockets.
+    pub fn socket_count(&self) -> usize {
+        lock(&self.shared.state).sockets.len()
+    }
+
+    /// Ids of the channels it holds.
+    pub fn channel_ids(&self) -> Vec<String> {
+        lock(&self.shared.state).channels.keys().cloned().collect()
+    }
+
+    /// Puts a channel in place without any event (one that exists while nobody listens).
+    pub fn insert_channel(&self, channel: Channel) {
+        lock(&self.shared.state)
+            .channels
+            .insert(channel.id.clone(), channel);
+    }
+
+    /// Removes a channel without any event (one that went away while nobody listened).
+    pub fn remove_channel(&self, id: &str) {
+        lock(&self.shared.state).channels.remove(id);
+    }
+
+    /// Sends any event to an application's socket (filters apply).
+    pub fn emit(&self, app: &str, event: serde_json::Value) {
+        lock(&self.shared.state).emit(app, event);
+    }
+
+    /// An inbound call entering `Stasis(app, args…)`: a caller channel in state Ring with the
+    /// given caller ID and dialed extension, announced by StasisStart. Returns its id.
+    pub fn inbound_call(
+        &self,
+        app: &str,
+        caller: (&str, &str),
+        exten: &str,
+        args: &[&str],
+    ) -> String {
+        let mut state = lock(&self.shared.state);
+        let id = state.unique_id();
+        let seq = state.next_id;
+        let channel = Channel {
+            id: id.clone(),
+            name: format!("PJSIP/sipp-{seq:08x}"),
+            state: "Ring".into(),
+            caller: crate::ari::models::CallerId {
+                name: caller.0.into(),
+                number: caller.1.into(),
+            },
+            dialplan: DialplanCep {
+                context: "from-sipp".into(),
+                exten: exten.into(),
+                priority: 1,
+                app_name: "Stasis".into(),
+                app_data: std::iter::once(app)
+                    .chain(args.iter().copied())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            },
+            creationtime: timestamp(),
+            language: "en".into(),
+            ..Channel::default()
+        };
+        state.channels.insert(id.clone(), channel.clone());
+        state.emit(
+            app,
+            serde_json::json!({
+                "type": "StasisStart",
+                "timestamp": timestamp(),
+                "args": args,
+                "channel": channel,
+                "asterisk_id": "sim",
+                "application": app,
+            }),
+        );
+        id
+    }
+}
+
+async fn accept_loop(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut listener = Some(listener);
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        let refuse_until = lock(&shared.faults).refuse_until;
+        if let Some(until) = refuse_until.filter(|u| *u > Instant::now()) {
+            // Closing the port is what makes connecting fail with "connection refused".
+            listener = None;
+            tokio::select! {
+                _ = tokio::time::sleep_until(until.into()) => {}
+                _ = shutdown.changed() => return,
+            }
+            continue;
+        }
+        let current = match &listener {
+            Some(l) => l,
+            None => match TcpListener::bind(shared.addr).await {
+                Ok(l) => listener.insert(l),
+                Err(e) => {
+                    tracing::warn!("simulator cannot listen on {} again: {e}", shared.addr);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        tokio::select! {
+            accepted = current.accept() => {
+                if let Ok((stream, _)) = accepted {
+                    let _ = stream.set_nodelay(true);
+                    let shared = shared.clone();
+                    tokio::spawn(async move {
+                        let service = service_fn(move |req| handle(shared.clone(), req));
+                        let _ = http1::Builder::new()
+                            .serve_connection(TokioIo::new(stream), service)
+                            .with_upgrades()
+                            .await;
+                    });
+                }
+            }
+            // Notice a refusal fault promptly.
+            _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+fn authorized(
+    config: &SimConfig,
+    req: &Request<Incoming>,
+    query: &HashMap<String, String>,
+) -> bool {
+    let expected = format!("{}:{}", config.user, config.password);
+    if query.get("api_key") == Some(&expected) {
+        return true;
+    }
+    let token = base64::engine::general_purpose::STANDARD.encode(&expected);
+    req.headers()
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == format!("Basic {token}"))
+}
+
+async fn handle(
+    shared: Arc<Shared>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, std::convert::Infallible> {
+    let query: HashMap<String, String> = req
+        .uri()
+        .query()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default();
+    if !authorized(&shared.config, &req, &query) {
+        return Ok(message(StatusCode::UNAUTHORIZED, "Authentication required"));
+    }
+    let path = req.uri().path().to_string();
+    let Some(rest) = path.strip_prefix("/ari") else {
+        return Ok(message(StatusCode::NOT_FOUND, "Resource not found"));
+    };
+    let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+    if req.method() == Method::GET && segments == ["events"] {
+        return Ok(upgrade_events(shared, req, &query));
+    }
+
+    let faults = lock(&shared.faults).clone();
+    if !faults.rest_delay.is_zero() {
+        tokio::time::sleep(faults.rest_delay).await;
+    }
+    if faults.fail_share > 0.0 && fastrand::f64() < faults.fail_share {
+        let status =
+            StatusCode::from_u16(faults.fail_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return Ok(message(status, "Injected failure"));
+    }
+    if faults.garbage_bodies {
+        let mut response = Response::new(Full::new(Bytes::from_static(b"<html>not json</html>")));
+        *response.status_mut() = StatusCode::OK;
+        return Ok(response);
+    }
+    let method = req.method().clone();
+    let body = http_body_util::BodyExt::collect(req.into_body())
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let mut state = lock(&shared.state);
+    Ok(route(&mut state, &method, &segments, &body))
+}
+
+/// ARI's REST paths the simulator answers so far. Unknown paths answer 404 as Asterisk does.
+fn route(state: &mut State, method: &Method, segments: &[&str], body: &[u8]) -> Response<Body> {
+    match (method.clone(), segments) {
+        (Method::GET, ["asterisk", "ping"]) => json(
+            StatusCode::OK,
+            serde_json::json!({"asterisk_id": "sim", "ping": "pong", "timestamp": timestamp()}),
+        ),
+        (Method::GET, ["asterisk", "info"]) => json(
+            StatusCode::OK,
+            serde_json::json!({
+                "system": {"version": "22.10.1-callwasm-sim", "entity_id": "sim"},
+                "build": {"os": "Linux", "kernel": "", "machine": "x86_64", "options": "", "date": "", "user": ""},
+                "status": {"startup_time": timestamp(), "last_reload_time": timestamp()},
+            }),
+        ),
+        (Method::GET, ["applications"]) => {
+            let names: Vec<String> = state.apps.keys().cloned().collect();
+            let list: Vec<Application> =
+                names.iter().filter_map(|n| application(n, state)).collect();
+            json(StatusCode::OK, serde_json::json!(list))
+        }
+        (Method::GET, ["applications", name]) => match application(name, state) {
+            Some(app) => json(StatusCode::OK, serde_json::json!(app)),
+            None => message(StatusCode::NOT_FOUND, "Application not found"),
+        },
+        (Method::PUT, ["applications", name, "eventFilter"]) => {
+            #[derive(serde::Deserialize)]
+            struct Filter {
+                #[serde(default)]
+                allowed: Vec<serde_json::Value>,
+            }
+            let filter: Filter = match serde_json::from_slice(body) {
+                Ok(f) => f,
+                Err(_) if body.is_empty() => Filter { allowed: vec![] },
+                Err(e) => return message(StatusCode::BAD_REQUEST, &format!("Invalid filter: {e}")),
+            };
+            let Some(app) = state.apps.get_mut(*name) else {
+                return message(StatusCode::NOT_FOUND, "Application not found");
+            };
+            app.allowed = filter
+                .allowed
+                .iter()
+                .filter_map(|t| t["type"].as_str().map(String::from))
+                .collect();
+            match application(name, state) {
+                Some(app) => json(StatusCode::OK, serde_json::json!(app)),
+                None => message(StatusCode::NOT_FOUND, "Application not found"),
+            }
+        }
+        (Method::GET, ["channels"]) => {
+            let list: Vec<&Channel> = state.channels.values().collect();
+            json(StatusCode::OK, serde_json::json!(list))
+        }
+        (Method::GET, ["channels", id]) => match state.channels.get(*id) {
+            Some(channel) => json(StatusCode::OK, serde_json::json!(channel)),
+            None => message(StatusCode::NOT_FOUND, "Channel not found"),
+        },
+        (Method::GET, ["bridges"]) => {
+            let list: Vec<&crate::ari::models::Bridge> = state.bridges.values().collect();
+            json(StatusCode::OK, serde_json::json!(list))
+        }
+        (Method::GET, ["bridges", id]) => match state.bridges.get(*id) {
+            Some(bridge) => json(StatusCode::OK, serde_json::json!(bridge)),
+            None => message(StatusCode::NOT_FOUND, "Bridge not found"),
+        },
+        (Method::POST, ["channels", id, "answer"]) => match state.channels.get_mut(*id) {
+            Some(channel) => {
+                channel.state = "Up".into();
+                no_content()
+            }
+            None => message(StatusCode::NOT_FOUND, "Channel not found"),
+        },
+        (Method::DELETE, ["channels", id]) => match state.channels.remove(*id) {
+            Some(_) => no_content(),
+            None => message(StatusCode::NOT_FOUND, "Channel not found"),
+        },
+        _ => message(StatusCode::NOT_FOUND, "Resource not found"),
+    }
+}
+
+/// Upgrades `GET /ari/events?app=…` to the event WebSocket.
+fn upgrade_events(
+    shared: Arc<Shared>,
+    req: Request<Incoming>,
+    query: &HashMap<String, String>,
+) -> Response<Body> {
+    let apps: Vec<String> = query
+        .get("app")
+        .map(|a| {
+            a.split(',')
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default();
+    if apps.is_empty() {
+        return message(StatusCode::BAD_REQUEST, "app parameter is required");
+    }
+    let Some(key) = req
+        .headers()
+        .get("sec-websocket-key")
+        .map(|k| derive_accept_key(k.as_bytes()))
+    else {
+        return message(StatusCode::BAD_REQUEST, "WebSocket upgrade required");
+    };
+    tokio::spawn(async move {
+        let Ok(upgraded) = hyper::upgrade::on(req).await else {
+            return;
+        };
+        let socket =
+            WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
+        serve_socket(shared, socket, apps).await;
+    });
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    headers.insert(
+        hyper::header::UPGRADE,
+        hyper::header::HeaderValue::from_static("websocket"),
+    );
+    headers.insert(
+        hyper::header::CONNECTION,
+        hyper::header::HeaderValue::from_static("Upgrade"),
+    );
+    if let Ok(v) = key.parse() {
+        headers.insert("sec-websocket-accept", v);
+    }
+    response
+}
+
+async fn serve_socket(
+    shared: Arc<Shared>,
+    mut socket: WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>,
+    apps: Vec<String>,
+) {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let id = lock(&shared.state).subscribe(&apps, tx);
+    loop {
+        if lock(&shared.faults).silent {
+            // A silent socket: nothing read (so no pongs), nothing written, until closed.
+            match rx.recv().await {
+                Some(Outgoing::Close) | None => break,
+                Some(Outgoing::Event(_)) => continue,
+            }
+        }
+        tokio::select! {
+            out = rx.recv() => match out {
+                Some(Outgoing::Event(text)) => {
+                    if socket.send(Message::text(text)).await.is_err() {
+                        break;
+                    }
+                }
+                Some(Outgoing::Close) | None => {
+                    let _ = socket.close(None).await;
+                    break;
+                }
+            },
+            incoming = socket.next() => match incoming {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(_)) => {}
+            },
+            // Re-check the silence fault now and then.
+            _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+        }
+    }
+    lock(&shared.state).unsubscribe(id);
+}
+
+fn application(name: &str, state: &State) -> Option<Application> {
+    let app = state.apps.get(name)?;
+    Some(Application {
+        name: name.into(),
+        channel_ids: state.channels.keys().cloned().collect(),
+        events_allowed: app
+            .allowed
+            .iter()
+            .map(|t| serde_json::json!({ "type": t }))
+            .collect(),
+        ..Application::default()
+    })
+}

@@ -1,0 +1,128 @@
+//! What the simulated Asterisk holds: channels, bridges, registered applications and the
+//! sockets events go to.
+
+use crate::ari::models::{Bridge, Channel};
+use std::collections::{BTreeMap, HashMap};
+use tokio::sync::mpsc;
+
+/// Something to write on an event socket.
+#[derive(Debug)]
+pub(crate) enum Outgoing {
+    Event(String),
+    Close,
+}
+
+/// A registered Stasis application.
+#[derive(Debug, Default)]
+pub(crate) struct App {
+    /// The socket that owns the app (the newest to subscribe it).
+    pub socket: Option<u64>,
+    /// Event types allowed by the app's filter; empty allows everything.
+    pub allowed: Vec<String>,
+}
+
+#[derive(Default)]
+pub(crate) struct State {
+    pub channels: BTreeMap<String, Channel>,
+    pub bridges: BTreeMap<String, Bridge>,
+    pub apps: HashMap<String, App>,
+    pub sockets: HashMap<u64, mpsc::UnboundedSender<Outgoing>>,
+    pub next_socket: u64,
+    pub next_id: u64,
+    /// Asterisk's unique ids look like `<epoch>.<n>`.
+    pub epoch: u64,
+}
+
+impl State {
+    /// A new unique channel id in Asterisk's format.
+    pub fn unique_id(&mut self) -> String {
+        self.next_id += 1;
+        format!("{}.{}", self.epoch, self.next_id)
+    }
+
+    /// Registers `apps` on a new socket; the sockets that owned them get ApplicationReplaced
+    /// and nothing more for those apps.
+    pub fn subscribe(&mut self, apps: &[String], tx: mpsc::UnboundedSender<Outgoing>) -> u64 {
+        self.next_socket += 1;
+        let id = self.next_socket;
+        self.sockets.insert(id, tx);
+        for name in apps {
+            let app = self.apps.entry(name.clone()).or_default();
+            if let Some(old) = app.socket.replace(id)
+                && let Some(old_tx) = self.sockets.get(&old)
+            {
+                let event = serde_json::json!({
+                    "type": "ApplicationReplaced",
+                    "application": name,
+                    "timestamp": timestamp(),
+                });
+                let _ = old_tx.send(Outgoing::Event(event.to_string()));
+            }
+        }
+        id
+    }
+
+    /// Forgets a closed socket; its apps stay registered without a socket, as in Asterisk
+    /// (the newer socket keeps them when an older one closes).
+    pub fn unsubscribe(&mut self, socket: u64) {
+        self.sockets.remove(&socket);
+        self.apps.retain(|_, app| {
+            if app.socket == Some(socket) {
+                app.socket = None;
+            }
+            app.socket.is_some()
+        });
+    }
+
+    /// Sends an event to the socket of its application, if the app's filter allows it.
+    pub fn emit(&self, app: &str, event: serde_json::Value) {
+        let Some(registered) = self.apps.get(app) else {
+            return;
+        };
+        let kind = event["type"].as_str().unwrap_or_default();
+        if !registered.allowed.is_empty() && !registered.allowed.iter().any(|t| t == kind) {
+            return;
+        }
+        if let Some(tx) = registered.socket.and_then(|s| self.sockets.get(&s)) {
+            let _ = tx.send(Outgoing::Event(event.to_string()));
+        }
+    }
+
+    /// Closes every open event socket.
+    pub fn drop_sockets(&mut self) {
+        for tx in self.sockets.values() {
+            let _ = tx.send(Outgoing::Close);
+        }
+    }
+}
+
+/// Asterisk's timestamp format, such as `2026-11-26T05:00:00.000+0000`.
+pub(crate) fn timestamp() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = now.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}+0000",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        now.subsec_millis()
+    )
+}
+
+/// Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
