@@ -376,3 +376,38 @@ async fn several_servers_share_one_consumer_and_each_item_names_its_server() {
         matches!(item.item, StreamItem::Event(e) if matches!(&*e, Event::StasisStart(s) if s.channel.id == id))
     );
 }
+
+#[tokio::test]
+async fn unknown_and_malformed_events_are_skipped_without_dropping_the_socket() {
+    let sim = Sim::start(SimConfig::default()).await.expect("sim");
+    let mut run = start_stream(
+        &sim,
+        StreamConfig {
+            // No filter, so Asterisk would send event types this version does not know.
+            event_filter: vec![],
+            ..stream_config()
+        },
+    );
+    assert_eq!(next(&mut run).await, StreamItem::Connected);
+    assert!(matches!(next(&mut run).await, StreamItem::Resynced { .. }));
+    sim.emit_raw(
+        "router",
+        r#"{"type":"SomethingFromAsterisk99","application":"router","timestamp":"t"}"#,
+    );
+    sim.emit_raw(
+        "router",
+        r#"{"type":"SomethingFromAsterisk99","application":"router","timestamp":"t"}"#,
+    );
+    sim.emit_raw("router", "{not json at all");
+    sim.emit_raw("router", r#"{"type":"StasisStart","args":"not a list"}"#);
+    let id = sim.inbound_call("router", ("Dave", "5550400"), "400", &[]);
+    // The next item is the good event: nothing was dropped, no reconnect happened.
+    match next(&mut run).await {
+        StreamItem::Event(e) => assert!(
+            matches!(&*e, Event::StasisStart(s) if s.channel.id == id),
+            "{e:?}"
+        ),
+        other => panic!("expected the StasisStart, got {other:?}"),
+    }
+    assert_eq!(sim.socket_count(), 1);
+}

@@ -159,6 +159,11 @@ impl Sim {
         lock(&self.shared.state).emit(app, event);
     }
 
+    /// Sends raw text to an application's socket, as a broken or newer Asterisk might.
+    pub fn emit_raw(&self, app: &str, text: &str) {
+        lock(&self.shared.state).emit_raw(app, text);
+    }
+
     /// An inbound call entering `Stasis(app, args…)`: a caller channel in state Ring with the
     /// given caller ID and dialed extension, announced by StasisStart. Returns its id.
     pub fn inbound_call(

@@ -88,6 +88,18 @@ impl State {
         }
     }
 
+    /// Sends raw text to the socket of an application, bypassing filters.
+    pub fn emit_raw(&self, app: &str, text: &str) {
+        if let Some(tx) = self
+            .apps
+            .get(app)
+            .and_then(|a| a.socket)
+            .and_then(|s| self.sockets.get(&s))
+        {
+            let _ = tx.send(Outgoing::Event(text.to_string()));
+        }
+    }
+
     /// Closes every open event socket.
     pub fn drop_sockets(&mut self) {
         for tx in self.sockets.values() {
