@@ -5,9 +5,12 @@
 //! application registration and takeover, event filters, channel and bridge lists, and fault
 //! injection (dropped sockets, refused connections, silent sockets, slow or failing REST).
 
+mod endpoints;
 mod faults;
+mod operations;
 mod server;
 mod state;
 
+pub use endpoints::{Behaviour, EndpointRule, default_rules};
 pub use faults::Faults;
 pub use server::{Sim, SimConfig};

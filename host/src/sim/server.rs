@@ -2,7 +2,7 @@
 //! `api_key` authentication, Asterisk's status codes and JSON error bodies.
 
 use super::faults::Faults;
-use super::state::{Outgoing, State, timestamp};
+use super::state::{Outgoing, SimChannel, State, timestamp};
 use crate::ari::models::{Application, Channel, DialplanCep};
 use base64::Engine as _;
 use futures_util::{SinkExt, StreamExt};
@@ -30,6 +30,10 @@ pub struct SimConfig {
     pub listen: SocketAddr,
     pub user: String,
     pub password: String,
+    /// What dialed endpoints do, by name pattern; the first match wins.
+    pub endpoints: Vec<super::endpoints::EndpointRule>,
+    /// How long Asterisk keeps a busy channel before hanging it up (5 s on a real one).
+    pub busy_hangup_after: Duration,
 }
 
 impl Default for SimConfig {
@@ -38,15 +42,17 @@ impl Default for SimConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             user: "asterisk".into(),
             password: "asterisk".into(),
+            endpoints: super::endpoints::default_rules(),
+            busy_hangup_after: Duration::from_secs(5),
         }
     }
 }
 
-struct Shared {
-    config: SimConfig,
-    state: Mutex<State>,
-    faults: Mutex<Faults>,
-    addr: SocketAddr,
+pub(super) struct Shared {
+    pub config: SimConfig,
+    pub state: Mutex<State>,
+    pub faults: Mutex<Faults>,
+    pub addr: SocketAddr,
 }
 
 /// A running simulated Asterisk. Dropping it stops the server.
@@ -62,14 +68,14 @@ impl Drop for Sim {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // Simulator state is plain data: a panic elsewhere leaves nothing half-written that matters.
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-type Body = Full<Bytes>;
+pub(super) type Body = Full<Bytes>;
 
-fn json(status: StatusCode, body: serde_json::Value) -> Response<Body> {
+pub(super) fn json(status: StatusCode, body: serde_json::Value) -> Response<Body> {
     let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
     *response.status_mut() = status;
     response.headers_mut().insert(
@@ -79,11 +85,11 @@ fn json(status: StatusCode, body: serde_json::Value) -> Response<Body> {
     response
 }
 
-fn message(status: StatusCode, text: &str) -> Response<Body> {
+pub(super) fn message(status: StatusCode, text: &str) -> Response<Body> {
     json(status, serde_json::json!({ "message": text }))
 }
 
-fn no_content() -> Response<Body> {
+pub(super) fn no_content() -> Response<Body> {
     let mut response = Response::new(Full::new(Bytes::new()));
     *response.status_mut() = StatusCode::NO_CONTENT;
     response
@@ -142,11 +148,36 @@ impl Sim {
         lock(&self.shared.state).channels.keys().cloned().collect()
     }
 
-    /// Puts a channel in place without any event (one that exists while nobody listens).
-    pub fn insert_channel(&self, channel: Channel) {
+    /// A channel as ARI would report it.
+    pub fn channel(&self, id: &str) -> Option<Channel> {
         lock(&self.shared.state)
             .channels
-            .insert(channel.id.clone(), channel);
+            .get(id)
+            .map(|c| c.model.clone())
+    }
+
+    /// Ids of the bridges it holds.
+    pub fn bridge_ids(&self) -> Vec<String> {
+        lock(&self.shared.state).bridges.keys().cloned().collect()
+    }
+
+    /// A bridge as ARI would report it.
+    pub fn bridge(&self, id: &str) -> Option<crate::ari::models::Bridge> {
+        lock(&self.shared.state)
+            .bridges
+            .get(id)
+            .map(|b| b.model.clone())
+    }
+
+    /// Puts a channel in place without any event (one that exists while nobody listens).
+    pub fn insert_channel(&self, channel: Channel) {
+        lock(&self.shared.state).channels.insert(
+            channel.id.clone(),
+            SimChannel {
+                model: channel,
+                ..SimChannel::default()
+            },
+        );
     }
 
     /// Removes a channel without any event (one that went away while nobody listened).
@@ -198,7 +229,15 @@ impl Sim {
             language: "en".into(),
             ..Channel::default()
         };
-        state.channels.insert(id.clone(), channel.clone());
+        state.channels.insert(
+            id.clone(),
+            SimChannel {
+                model: channel.clone(),
+                app: Some(app.to_string()),
+                endpoint: "PJSIP/sipp".into(),
+                ..SimChannel::default()
+            },
+        );
         state.emit(
             app,
             serde_json::json!({
@@ -322,88 +361,9 @@ async fn handle(
         .await
         .map(|b| b.to_bytes())
         .unwrap_or_default();
-    let mut state = lock(&shared.state);
-    Ok(route(&mut state, &method, &segments, &body))
-}
-
-/// ARI's REST paths the simulator answers so far. Unknown paths answer 404 as Asterisk does.
-fn route(state: &mut State, method: &Method, segments: &[&str], body: &[u8]) -> Response<Body> {
-    match (method.clone(), segments) {
-        (Method::GET, ["asterisk", "ping"]) => json(
-            StatusCode::OK,
-            serde_json::json!({"asterisk_id": "sim", "ping": "pong", "timestamp": timestamp()}),
-        ),
-        (Method::GET, ["asterisk", "info"]) => json(
-            StatusCode::OK,
-            serde_json::json!({
-                "system": {"version": "22.10.1-callwasm-sim", "entity_id": "sim"},
-                "build": {"os": "Linux", "kernel": "", "machine": "x86_64", "options": "", "date": "", "user": ""},
-                "status": {"startup_time": timestamp(), "last_reload_time": timestamp()},
-            }),
-        ),
-        (Method::GET, ["applications"]) => {
-            let names: Vec<String> = state.apps.keys().cloned().collect();
-            let list: Vec<Application> =
-                names.iter().filter_map(|n| application(n, state)).collect();
-            json(StatusCode::OK, serde_json::json!(list))
-        }
-        (Method::GET, ["applications", name]) => match application(name, state) {
-            Some(app) => json(StatusCode::OK, serde_json::json!(app)),
-            None => message(StatusCode::NOT_FOUND, "Application not found"),
-        },
-        (Method::PUT, ["applications", name, "eventFilter"]) => {
-            #[derive(serde::Deserialize)]
-            struct Filter {
-                #[serde(default)]
-                allowed: Vec<serde_json::Value>,
-            }
-            let filter: Filter = match serde_json::from_slice(body) {
-                Ok(f) => f,
-                Err(_) if body.is_empty() => Filter { allowed: vec![] },
-                Err(e) => return message(StatusCode::BAD_REQUEST, &format!("Invalid filter: {e}")),
-            };
-            let Some(app) = state.apps.get_mut(*name) else {
-                return message(StatusCode::NOT_FOUND, "Application not found");
-            };
-            app.allowed = filter
-                .allowed
-                .iter()
-                .filter_map(|t| t["type"].as_str().map(String::from))
-                .collect();
-            match application(name, state) {
-                Some(app) => json(StatusCode::OK, serde_json::json!(app)),
-                None => message(StatusCode::NOT_FOUND, "Application not found"),
-            }
-        }
-        (Method::GET, ["channels"]) => {
-            let list: Vec<&Channel> = state.channels.values().collect();
-            json(StatusCode::OK, serde_json::json!(list))
-        }
-        (Method::GET, ["channels", id]) => match state.channels.get(*id) {
-            Some(channel) => json(StatusCode::OK, serde_json::json!(channel)),
-            None => message(StatusCode::NOT_FOUND, "Channel not found"),
-        },
-        (Method::GET, ["bridges"]) => {
-            let list: Vec<&crate::ari::models::Bridge> = state.bridges.values().collect();
-            json(StatusCode::OK, serde_json::json!(list))
-        }
-        (Method::GET, ["bridges", id]) => match state.bridges.get(*id) {
-            Some(bridge) => json(StatusCode::OK, serde_json::json!(bridge)),
-            None => message(StatusCode::NOT_FOUND, "Bridge not found"),
-        },
-        (Method::POST, ["channels", id, "answer"]) => match state.channels.get_mut(*id) {
-            Some(channel) => {
-                channel.state = "Up".into();
-                no_content()
-            }
-            None => message(StatusCode::NOT_FOUND, "Channel not found"),
-        },
-        (Method::DELETE, ["channels", id]) => match state.channels.remove(*id) {
-            Some(_) => no_content(),
-            None => message(StatusCode::NOT_FOUND, "Channel not found"),
-        },
-        _ => message(StatusCode::NOT_FOUND, "Resource not found"),
-    }
+    Ok(super::operations::route(
+        &shared, &method, &segments, &query, &body,
+    ))
 }
 
 /// Upgrades `GET /ari/events?app=…` to the event WebSocket.
@@ -494,7 +454,7 @@ async fn serve_socket(
     lock(&shared.state).unsubscribe(id);
 }
 
-fn application(name: &str, state: &State) -> Option<Application> {
+pub(super) fn application(name: &str, state: &State) -> Option<Application> {
     let app = state.apps.get(name)?;
     Some(Application {
         name: name.into(),

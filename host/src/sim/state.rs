@@ -5,6 +5,31 @@ use crate::ari::models::{Bridge, Channel};
 use std::collections::{BTreeMap, HashMap};
 use tokio::sync::mpsc;
 
+/// A channel as the simulator holds it: ARI's model plus what Asterisk knows besides.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SimChannel {
+    pub model: Channel,
+    /// The Stasis application it is in, if any.
+    pub app: Option<String>,
+    /// What it was created or originated to.
+    pub endpoint: String,
+    /// Created with `/channels/create` and not dialed yet: most operations answer 412.
+    pub created: bool,
+    /// Dial was requested (a second dial answers 409).
+    pub dialed: bool,
+    pub bridge: Option<String>,
+    pub vars: HashMap<String, String>,
+    /// Bumped on every state change, so a timer set earlier can tell it is stale.
+    pub generation: u64,
+}
+
+/// A bridge and the application it belongs to.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SimBridge {
+    pub model: Bridge,
+    pub app: String,
+}
+
 /// Something to write on an event socket.
 #[derive(Debug)]
 pub(crate) enum Outgoing {
@@ -23,8 +48,8 @@ pub(crate) struct App {
 
 #[derive(Default)]
 pub(crate) struct State {
-    pub channels: BTreeMap<String, Channel>,
-    pub bridges: BTreeMap<String, Bridge>,
+    pub channels: BTreeMap<String, SimChannel>,
+    pub bridges: BTreeMap<String, SimBridge>,
     pub apps: HashMap<String, App>,
     pub sockets: HashMap<u64, mpsc::UnboundedSender<Outgoing>>,
     pub next_socket: u64,

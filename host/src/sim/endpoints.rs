@@ -1,0 +1,145 @@
+//! Scripted far ends: what a dialed endpoint does, chosen by a pattern on its name.
+
+use std::time::Duration;
+
+/// How the far end of a dialed channel behaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Behaviour {
+    /// Rings, then answers after this long.
+    Answer { after: Duration },
+    /// Rings until the dial times out or the channel is hung up.
+    RingForever,
+    /// Answers busy at once (Asterisk hangs the channel up ~5 s later, cause 17).
+    Busy,
+    /// The endpoint cannot be reached (CHANUNAVAIL).
+    Unavailable,
+    /// The network is congested (CONGESTION).
+    Congestion,
+    /// Answers after `after`, then hangs up `hold` later.
+    AnswerThenHangup { after: Duration, hold: Duration },
+    /// Sends early media (progress) at once, answers after `after`.
+    EarlyMedia { after: Duration },
+}
+
+/// A rule: endpoints whose name matches `pattern` behave like this. `*` matches any run of
+/// characters; the first matching rule wins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointRule {
+    pub pattern: String,
+    pub behaviour: Behaviour,
+}
+
+impl EndpointRule {
+    pub fn new(pattern: &str, behaviour: Behaviour) -> Self {
+        EndpointRule {
+            pattern: pattern.into(),
+            behaviour,
+        }
+    }
+}
+
+/// Technologies the simulator can allocate channels for; others fail as Asterisk does, with
+/// 500 "Allocation failed".
+pub const TECHNOLOGIES: &[&str] = &["PJSIP", "SIP", "IAX2", "Local", "DAHDI"];
+
+/// The rules the simulator starts with, after the dialplan of the captured samples
+/// (`local-test`: 1XX/2XX answer, 4XX ring forever, 5XX busy, 6XX answer then hang up after
+/// 2 s) and names that say what they do (`PJSIP/busy-…`, `PJSIP/unavailable-…`).
+pub fn default_rules() -> Vec<EndpointRule> {
+    use Behaviour::*;
+    let ms = Duration::from_millis;
+    vec![
+        EndpointRule::new("*busy*", Busy),
+        EndpointRule::new("*unavailable*", Unavailable),
+        EndpointRule::new("*congest*", Congestion),
+        EndpointRule::new("*noanswer*", RingForever),
+        EndpointRule::new("*ringforever*", RingForever),
+        EndpointRule::new("*early*", EarlyMedia { after: ms(200) }),
+        EndpointRule::new(
+            "*hangup*",
+            AnswerThenHangup {
+                after: ms(100),
+                hold: ms(2000),
+            },
+        ),
+        EndpointRule::new(
+            "Local/1??@*",
+            Answer {
+                after: Duration::ZERO,
+            },
+        ),
+        EndpointRule::new(
+            "Local/2??@*",
+            Answer {
+                after: Duration::ZERO,
+            },
+        ),
+        EndpointRule::new("Local/4??@*", RingForever),
+        EndpointRule::new("Local/5??@*", Busy),
+        EndpointRule::new(
+            "Local/6??@*",
+            AnswerThenHangup {
+                after: Duration::ZERO,
+                hold: ms(2000),
+            },
+        ),
+        EndpointRule::new("*", Answer { after: ms(100) }),
+    ]
+}
+
+/// The behaviour of `endpoint` under `rules` (answer after 100 ms when nothing matches).
+pub fn behaviour_of(rules: &[EndpointRule], endpoint: &str) -> Behaviour {
+    rules
+        .iter()
+        .find(|r| glob(&r.pattern, endpoint))
+        .map(|r| r.behaviour.clone())
+        .unwrap_or(Behaviour::Answer {
+            after: Duration::from_millis(100),
+        })
+}
+
+/// `*` matches any run, `?` one character.
+fn glob(pattern: &str, text: &str) -> bool {
+    fn go(p: &[u8], t: &[u8]) -> bool {
+        match (p.first(), t.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => go(&p[1..], t) || (!t.is_empty() && go(p, &t[1..])),
+            (Some(b'?'), Some(_)) => go(&p[1..], &t[1..]),
+            (Some(a), Some(b)) if a == b => go(&p[1..], &t[1..]),
+            _ => false,
+        }
+    }
+    go(pattern.as_bytes(), text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_pick_behaviours() {
+        let rules = default_rules();
+        assert_eq!(behaviour_of(&rules, "PJSIP/busy-1"), Behaviour::Busy);
+        assert_eq!(
+            behaviour_of(&rules, "Local/500@local-test"),
+            Behaviour::Busy
+        );
+        assert_eq!(
+            behaviour_of(&rules, "Local/400@local-test"),
+            Behaviour::RingForever
+        );
+        assert_eq!(
+            behaviour_of(&rules, "Local/200@local-test"),
+            Behaviour::Answer {
+                after: Duration::ZERO
+            }
+        );
+        assert_eq!(
+            behaviour_of(&rules, "PJSIP/alice"),
+            Behaviour::Answer {
+                after: Duration::from_millis(100)
+            }
+        );
+        assert!(!glob("Local/1??@*", "Local/10@x"));
+    }
+}

@@ -1,0 +1,679 @@
+//! ARI's REST operations in the simulated Asterisk: what each does to channels and bridges,
+//! which events it emits, and the status codes and bodies a real Asterisk 22 answers with
+//! (../shared/ari-samples/README.md lists what the real one did).
+
+use super::endpoints::{Behaviour, TECHNOLOGIES, behaviour_of};
+use super::server::{Body, Shared, application, json, lock, message, no_content};
+use super::state::{SimBridge, SimChannel, State, timestamp};
+use crate::ari::models::{Bridge, Channel};
+use hyper::{Method, Response, StatusCode};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+type Query = HashMap<String, String>;
+
+/// Answers one REST request.
+pub(super) fn route(
+    shared: &Arc<Shared>,
+    method: &Method,
+    segments: &[&str],
+    query: &Query,
+    body: &[u8],
+) -> Response<Body> {
+    let mut state = lock(&shared.state);
+    let state = &mut *state;
+    match (method.clone(), segments) {
+        (Method::GET, ["asterisk", "ping"]) => json(
+            StatusCode::OK,
+            serde_json::json!({"asterisk_id": "sim", "ping": "pong", "timestamp": timestamp()}),
+        ),
+        (Method::GET, ["asterisk", "info"]) => json(
+            StatusCode::OK,
+            serde_json::json!({
+                "system": {"version": "22.10.1-callwasm-sim", "entity_id": "sim"},
+                "build": {"os": "Linux", "kernel": "", "machine": "x86_64", "options": "", "date": "", "user": ""},
+                "status": {"startup_time": timestamp(), "last_reload_time": timestamp()},
+            }),
+        ),
+        (Method::GET, ["applications"]) => {
+            let names: Vec<String> = state.apps.keys().cloned().collect();
+            let list: Vec<_> = names.iter().filter_map(|n| application(n, state)).collect();
+            json(StatusCode::OK, serde_json::json!(list))
+        }
+        (Method::GET, ["applications", name]) => match application(name, state) {
+            Some(app) => json(StatusCode::OK, serde_json::json!(app)),
+            None => message(StatusCode::NOT_FOUND, "Application not found"),
+        },
+        (Method::PUT, ["applications", name, "eventFilter"]) => set_filter(state, name, body),
+        (Method::GET, ["channels"]) => {
+            let list: Vec<&Channel> = state.channels.values().map(|c| &c.model).collect();
+            json(StatusCode::OK, serde_json::json!(list))
+        }
+        (Method::POST, ["channels", "create"]) => create(shared, state, query),
+        (Method::GET, ["channels", id]) => match state.channels.get(*id) {
+            Some(c) => json(StatusCode::OK, serde_json::json!(c.model)),
+            None => message(StatusCode::NOT_FOUND, "Channel not found"),
+        },
+        (Method::DELETE, ["channels", id]) => {
+            let cause = query
+                .get("reason_code")
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(16);
+            match state.channels.contains_key(*id) {
+                true => {
+                    hang_up(state, id, cause);
+                    no_content()
+                }
+                false => message(StatusCode::NOT_FOUND, "Channel not found"),
+            }
+        }
+        (Method::POST, ["channels", id, "dial"]) => dial(shared, state, id, query),
+        (Method::POST, ["channels", id, op @ ("answer" | "ring" | "progress")]) => {
+            signal(state, id, op)
+        }
+        (Method::POST, ["channels", id, "variable"]) => set_variable(state, id, query),
+        (Method::GET, ["channels", id, "variable"]) => get_variable(state, id, query),
+        (Method::GET, ["bridges"]) => {
+            let list: Vec<&Bridge> = state.bridges.values().map(|b| &b.model).collect();
+            json(StatusCode::OK, serde_json::json!(list))
+        }
+        (Method::POST, ["bridges"]) => create_bridge(state, query),
+        (Method::GET, ["bridges", id]) => match state.bridges.get(*id) {
+            Some(b) => json(StatusCode::OK, serde_json::json!(b.model)),
+            None => message(StatusCode::NOT_FOUND, "Bridge not found"),
+        },
+        (Method::DELETE, ["bridges", id]) => match state.bridges.contains_key(*id) {
+            true => {
+                destroy_bridge(state, id);
+                no_content()
+            }
+            false => message(StatusCode::NOT_FOUND, "Bridge not found"),
+        },
+        (Method::POST, ["bridges", id, "addChannel"]) => add_channels(state, id, query),
+        (Method::POST, ["bridges", id, "removeChannel"]) => remove_channels(state, id, query),
+        _ => message(StatusCode::NOT_FOUND, "Resource not found"),
+    }
+}
+
+fn set_filter(state: &mut State, name: &str, body: &[u8]) -> Response<Body> {
+    #[derive(serde::Deserialize)]
+    struct Filter {
+        #[serde(default)]
+        allowed: Vec<serde_json::Value>,
+    }
+    let filter: Filter = match serde_json::from_slice(body) {
+        Ok(f) => f,
+        Err(_) if body.is_empty() => Filter { allowed: vec![] },
+        Err(e) => return message(StatusCode::BAD_REQUEST, &format!("Invalid filter: {e}")),
+    };
+    let Some(app) = state.apps.get_mut(name) else {
+        return message(StatusCode::NOT_FOUND, "Application not found");
+    };
+    app.allowed = filter
+        .allowed
+        .iter()
+        .filter_map(|t| t["type"].as_str().map(String::from))
+        .collect();
+    match application(name, state) {
+        Some(app) => json(StatusCode::OK, serde_json::json!(app)),
+        None => message(StatusCode::NOT_FOUND, "Application not found"),
+    }
+}
+
+/// An event about a channel, sent to the channel's application.
+fn channel_event(state: &State, id: &str, kind: &str, extra: serde_json::Value) {
+    let Some(channel) = state.channels.get(id) else {
+        return;
+    };
+    let Some(app) = channel.app.as_deref() else {
+        return;
+    };
+    let mut event = serde_json::json!({
+        "type": kind,
+        "timestamp": timestamp(),
+        "channel": channel.model,
+        "asterisk_id": "sim",
+        "application": app,
+    });
+    if let (Some(map), serde_json::Value::Object(more)) = (event.as_object_mut(), extra) {
+        map.extend(more);
+    }
+    state.emit(app, event);
+}
+
+fn missing(name: &str) -> Response<Body> {
+    message(
+        StatusCode::BAD_REQUEST,
+        &format!("{name}: Missing required parameter"),
+    )
+}
+
+/// `POST /channels/create`: a channel in Stasis, state Down, not dialed.
+fn create(shared: &Arc<Shared>, state: &mut State, query: &Query) -> Response<Body> {
+    let Some(endpoint) = query.get("endpoint") else {
+        return missing("endpoint");
+    };
+    let Some(app) = query.get("app") else {
+        return missing("app");
+    };
+    let tech = endpoint.split('/').next().unwrap_or_default();
+    if !TECHNOLOGIES.contains(&tech) || !endpoint.contains('/') {
+        return json(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            serde_json::json!({"error": "Allocation failed"}),
+        );
+    }
+    let id = match query.get("channelId") {
+        Some(id) if state.channels.contains_key(id) => {
+            return message(
+                StatusCode::CONFLICT,
+                "Channel with given unique ID already exists",
+            );
+        }
+        Some(id) => id.clone(),
+        None => state.unique_id(),
+    };
+    state.next_id += 1;
+    let seq = state.next_id;
+    let name = if tech == "Local" {
+        format!("{endpoint}-{seq:08x};1")
+    } else {
+        format!("{endpoint}-{seq:08x}")
+    };
+    let model = Channel {
+        id: id.clone(),
+        name,
+        state: "Down".into(),
+        dialplan: crate::ari::models::DialplanCep {
+            context: "default".into(),
+            exten: "s".into(),
+            priority: 1,
+            ..Default::default()
+        },
+        creationtime: timestamp(),
+        language: "en".into(),
+        ..Channel::default()
+    };
+    state.channels.insert(
+        id.clone(),
+        SimChannel {
+            model: model.clone(),
+            app: Some(app.clone()),
+            endpoint: endpoint.clone(),
+            created: true,
+            ..SimChannel::default()
+        },
+    );
+    let args: Vec<&str> = query
+        .get("appArgs")
+        .map(|a| a.split(',').collect())
+        .unwrap_or_default();
+    // As on a real Asterisk, StasisStart goes out before the 200 answer.
+    channel_event(
+        state,
+        &id,
+        "StasisStart",
+        serde_json::json!({ "args": args }),
+    );
+    let _ = shared;
+    json(StatusCode::OK, serde_json::json!(model))
+}
+
+/// Changes a channel's state and announces it.
+fn set_state(state: &mut State, id: &str, new_state: &str) {
+    if let Some(c) = state.channels.get_mut(id) {
+        if c.model.state == new_state {
+            return;
+        }
+        c.model.state = new_state.into();
+        c.generation += 1;
+    }
+    channel_event(state, id, "ChannelStateChange", serde_json::json!({}));
+}
+
+fn dial_event(state: &State, id: &str, status: &str, caller: Option<&str>) {
+    let Some(channel) = state.channels.get(id) else {
+        return;
+    };
+    let Some(app) = channel.app.as_deref() else {
+        return;
+    };
+    let mut event = serde_json::json!({
+        "type": "Dial",
+        "timestamp": timestamp(),
+        "peer": channel.model,
+        "dialstatus": status,
+        "dialstring": channel.endpoint.split_once('/').map(|(_, r)| r).unwrap_or_default(),
+        "asterisk_id": "sim",
+        "application": app,
+    });
+    if let Some(c) = caller.and_then(|c| state.channels.get(c)) {
+        event["caller"] = serde_json::json!(c.model);
+    }
+    state.emit(app, event);
+}
+
+/// `POST /channels/{id}/dial`: runs the endpoint's scripted behaviour.
+fn dial(shared: &Arc<Shared>, state: &mut State, id: &str, query: &Query) -> Response<Body> {
+    let Some(channel) = state.channels.get(id) else {
+        return message(StatusCode::NOT_FOUND, "Channel not found");
+    };
+    if channel.app.is_none() {
+        return message(StatusCode::CONFLICT, "Channel not in Stasis application");
+    }
+    if channel.dialed || channel.model.state != "Down" {
+        return message(StatusCode::CONFLICT, "Channel is not in the 'Down' state");
+    }
+    let caller = query.get("caller").cloned();
+    if let Some(c) = &caller
+        && !state.channels.contains_key(c)
+    {
+        return message(StatusCode::NOT_FOUND, "Caller channel not found");
+    }
+    let timeout = query
+        .get("timeout")
+        .and_then(|t| t.parse::<u64>().ok())
+        .unwrap_or(0);
+    let behaviour = behaviour_of(&shared.config.endpoints, &channel.endpoint);
+    // `caller` makes the leg's connected line the caller's ID (what the callee sees).
+    let caller_id = caller
+        .as_deref()
+        .and_then(|c| state.channels.get(c))
+        .map(|c| c.model.caller.clone());
+    if let Some(c) = state.channels.get_mut(id) {
+        c.dialed = true;
+        c.created = false;
+        c.generation += 1;
+        if let Some(caller_id) = caller_id {
+            c.model.connected = caller_id;
+        }
+    }
+    dial_event(state, id, "", caller.as_deref());
+    let ms = Duration::from_millis;
+    // The far end's immediate reaction; an answer that comes later is scheduled below.
+    let answer_after = match behaviour {
+        Behaviour::Answer { after } if after.is_zero() => {
+            set_state(state, id, "Up");
+            dial_event(state, id, "ANSWER", caller.as_deref());
+            None
+        }
+        Behaviour::Answer { after } => {
+            ring(state, id, caller.as_deref());
+            Some(after)
+        }
+        Behaviour::EarlyMedia { after } => {
+            ring(state, id, caller.as_deref());
+            dial_event(state, id, "PROGRESS", caller.as_deref());
+            Some(after)
+        }
+        Behaviour::AnswerThenHangup { after, hold } => {
+            schedule_hangup(shared, id, after + hold, 16);
+            if after.is_zero() {
+                set_state(state, id, "Up");
+                dial_event(state, id, "ANSWER", caller.as_deref());
+                None
+            } else {
+                ring(state, id, caller.as_deref());
+                Some(after)
+            }
+        }
+        Behaviour::RingForever => {
+            ring(state, id, caller.as_deref());
+            None
+        }
+        Behaviour::Busy => {
+            dial_event(state, id, "BUSY", caller.as_deref());
+            schedule_hangup(shared, id, shared.config.busy_hangup_after, 17);
+            None
+        }
+        Behaviour::Unavailable => {
+            dial_event(state, id, "CHANUNAVAIL", caller.as_deref());
+            schedule_hangup(shared, id, ms(10), 20);
+            None
+        }
+        Behaviour::Congestion => {
+            dial_event(state, id, "CONGESTION", caller.as_deref());
+            schedule_hangup(shared, id, ms(10), 34);
+            None
+        }
+    };
+    let generation = state.channels.get(id).map_or(0, |c| c.generation);
+    if let Some(after) = answer_after {
+        schedule(shared, id, generation, after, Step::Answer, caller.clone());
+    }
+    // A dial timeout that expires ends the channel with cause 19 and no NOANSWER event.
+    if timeout > 0 {
+        let generation = state.channels.get(id).map_or(0, |c| c.generation);
+        schedule(
+            shared,
+            id,
+            generation,
+            Duration::from_secs(timeout),
+            Step::Timeout,
+            None,
+        );
+    }
+    no_content()
+}
+
+fn ring(state: &mut State, id: &str, caller: Option<&str>) {
+    set_state(state, id, "Ringing");
+    dial_event(state, id, "RINGING", caller);
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    Answer,
+    Timeout,
+}
+
+/// Runs `step` on the channel after `delay`, unless its state changed meanwhile.
+fn schedule(
+    shared: &Arc<Shared>,
+    id: &str,
+    generation: u64,
+    delay: Duration,
+    step: Step,
+    caller: Option<String>,
+) {
+    let shared = shared.clone();
+    let id = id.to_string();
+    tokio::spawn(async move {
+        tokio::time::sleep(delay).await;
+        let mut state = lock(&shared.state);
+        let Some(channel) = state.channels.get(&id) else {
+            return;
+        };
+        match step {
+            Step::Answer if channel.generation == generation => {
+                set_state(&mut state, &id, "Up");
+                dial_event(&state, &id, "ANSWER", caller.as_deref());
+            }
+            Step::Timeout if channel.generation == generation && channel.model.state != "Up" => {
+                hang_up(&mut state, &id, 19);
+            }
+            _ => {}
+        }
+    });
+}
+
+/// The far end hangs the channel up after `delay`, whatever happened meanwhile.
+fn schedule_hangup(shared: &Arc<Shared>, id: &str, delay: Duration, cause: i64) {
+    let shared = shared.clone();
+    let id = id.to_string();
+    tokio::spawn(async move {
+        tokio::time::sleep(delay).await;
+        let mut state = lock(&shared.state);
+        if state.channels.contains_key(&id) {
+            hang_up(&mut state, &id, cause);
+        }
+    });
+}
+
+/// Asterisk's text for a Q.850 cause.
+pub(super) fn cause_text(cause: i64) -> &'static str {
+    match cause {
+        1 => "Unallocated (unassigned) number",
+        16 => "Normal Clearing",
+        17 => "User busy",
+        18 => "No user responding",
+        19 => "User alerting, no answer",
+        20 => "Subscriber absent",
+        21 => "Call Rejected",
+        34 => "Circuit/channel congestion",
+        41 => "Temporary failure",
+        _ => "Unknown",
+    }
+}
+
+/// Hangs a channel up: HangupRequest, leaving its bridge, StasisEnd, Destroyed.
+pub(super) fn hang_up(state: &mut State, id: &str, cause: i64) {
+    channel_event(
+        state,
+        id,
+        "ChannelHangupRequest",
+        serde_json::json!({ "cause": cause }),
+    );
+    let bridge = state.channels.get(id).and_then(|c| c.bridge.clone());
+    if let Some(bridge) = bridge {
+        leave_bridge(state, &bridge, id);
+    }
+    channel_event(state, id, "StasisEnd", serde_json::json!({}));
+    channel_event(
+        state,
+        id,
+        "ChannelDestroyed",
+        serde_json::json!({ "cause": cause, "cause_txt": cause_text(cause) }),
+    );
+    state.channels.remove(id);
+}
+
+/// answer, ring, progress: 412 on a created channel that was not dialed.
+fn signal(state: &mut State, id: &str, op: &str) -> Response<Body> {
+    let Some(channel) = state.channels.get(id) else {
+        return message(StatusCode::NOT_FOUND, "Channel not found");
+    };
+    if channel.app.is_none() {
+        return message(StatusCode::CONFLICT, "Channel not in Stasis application");
+    }
+    if channel.created {
+        return message(StatusCode::PRECONDITION_FAILED, "Channel in invalid state");
+    }
+    if op == "answer" {
+        set_state(state, id, "Up");
+    }
+    no_content()
+}
+
+fn set_variable(state: &mut State, id: &str, query: &Query) -> Response<Body> {
+    let Some(name) = query.get("variable") else {
+        return missing("variable");
+    };
+    let value = query.get("value").cloned().unwrap_or_default();
+    let Some(channel) = state.channels.get_mut(id) else {
+        return message(StatusCode::NOT_FOUND, "Channel not found");
+    };
+    match name.as_str() {
+        "CALLERID(num)" => channel.model.caller.number = value,
+        "CALLERID(name)" => channel.model.caller.name = value,
+        "CONNECTEDLINE(num)" => channel.model.connected.number = value,
+        "CONNECTEDLINE(name)" => channel.model.connected.name = value,
+        _ => {
+            channel.vars.insert(name.clone(), value);
+        }
+    }
+    no_content()
+}
+
+fn get_variable(state: &State, id: &str, query: &Query) -> Response<Body> {
+    let Some(name) = query.get("variable") else {
+        return missing("variable");
+    };
+    let Some(channel) = state.channels.get(id) else {
+        return message(StatusCode::NOT_FOUND, "Channel not found");
+    };
+    let value = match name.as_str() {
+        "CALLERID(num)" => Some(channel.model.caller.number.clone()),
+        "CALLERID(name)" => Some(channel.model.caller.name.clone()),
+        "CONNECTEDLINE(num)" => Some(channel.model.connected.number.clone()),
+        "CONNECTEDLINE(name)" => Some(channel.model.connected.name.clone()),
+        _ => channel.vars.get(name).cloned(),
+    };
+    match value {
+        Some(value) => json(StatusCode::OK, serde_json::json!({ "value": value })),
+        None => message(StatusCode::NOT_FOUND, "Provided variable was not found"),
+    }
+}
+
+fn create_bridge(state: &mut State, query: &Query) -> Response<Body> {
+    let id = match query.get("bridgeId") {
+        Some(id) if state.bridges.contains_key(id) => {
+            return message(StatusCode::CONFLICT, "Bridge with given id already exists");
+        }
+        Some(id) => id.clone(),
+        None => state.unique_id(),
+    };
+    let kind = query.get("type").map(String::as_str).unwrap_or("mixing");
+    let model = Bridge {
+        id: id.clone(),
+        technology: "simple_bridge".into(),
+        bridge_type: kind.split(',').next().unwrap_or("mixing").into(),
+        bridge_class: "stasis".into(),
+        creator: "Stasis".into(),
+        name: query.get("name").cloned().unwrap_or_default(),
+        video_mode: Some("none".into()),
+        creationtime: timestamp(),
+        ..Bridge::default()
+    };
+    state.bridges.insert(
+        id,
+        SimBridge {
+            model: model.clone(),
+            app: String::new(),
+        },
+    );
+    json(StatusCode::OK, serde_json::json!(model))
+}
+
+fn bridge_event(state: &State, bridge: &str, channel: Option<&str>, kind: &str) {
+    let Some(b) = state.bridges.get(bridge) else {
+        return;
+    };
+    let app = channel
+        .and_then(|c| state.channels.get(c))
+        .and_then(|c| c.app.clone())
+        .unwrap_or_else(|| b.app.clone());
+    let mut event = serde_json::json!({
+        "type": kind,
+        "timestamp": timestamp(),
+        "bridge": b.model,
+        "asterisk_id": "sim",
+        "application": app,
+    });
+    if let Some(c) = channel.and_then(|c| state.channels.get(c)) {
+        event["channel"] = serde_json::json!(c.model);
+    }
+    state.emit(&app, event);
+}
+
+fn channel_list(query: &Query) -> Option<Vec<String>> {
+    query.get("channel").map(|c| {
+        c.split(',')
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect()
+    })
+}
+
+/// `addChannel`: unknown channel 400, channel not in Stasis 422 (as Asterisk 22 answers).
+fn add_channels(state: &mut State, bridge: &str, query: &Query) -> Response<Body> {
+    let Some(channels) = channel_list(query) else {
+        return missing("channel");
+    };
+    if !state.bridges.contains_key(bridge) {
+        return message(StatusCode::NOT_FOUND, "Bridge not found");
+    }
+    for id in &channels {
+        match state.channels.get(id) {
+            None => return message(StatusCode::BAD_REQUEST, "Channel not found"),
+            Some(c) if c.app.is_none() => {
+                return message(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "Channel not in Stasis application",
+                );
+            }
+            Some(_) => {}
+        }
+    }
+    let inhibit = query
+        .get("inhibitConnectedLineUpdates")
+        .is_some_and(|v| v == "true");
+    for id in &channels {
+        let members: Vec<String> = state
+            .bridges
+            .get(bridge)
+            .map(|b| b.model.channels.clone())
+            .unwrap_or_default();
+        // Joining a bridge pushes the other party's caller ID into the connected line,
+        // unless the channel was added with connected-line updates inhibited.
+        if !inhibit
+            && let Some(other) = members
+                .iter()
+                .find(|m| *m != id)
+                .and_then(|m| state.channels.get(m))
+                .map(|m| m.model.caller.clone())
+            && let Some(c) = state.channels.get_mut(id)
+        {
+            c.model.connected = other;
+        }
+        if let Some(old) = state.channels.get(id).and_then(|c| c.bridge.clone())
+            && old != bridge
+        {
+            leave_bridge(state, &old, id);
+        }
+        let app = state.channels.get(id).and_then(|c| c.app.clone());
+        if let Some(b) = state.bridges.get_mut(bridge) {
+            if !b.model.channels.contains(id) {
+                b.model.channels.push(id.clone());
+            }
+            if b.app.is_empty()
+                && let Some(app) = app
+            {
+                b.app = app;
+            }
+        }
+        if let Some(c) = state.channels.get_mut(id) {
+            c.bridge = Some(bridge.to_string());
+        }
+        bridge_event(state, bridge, Some(id), "ChannelEnteredBridge");
+    }
+    no_content()
+}
+
+fn leave_bridge(state: &mut State, bridge: &str, id: &str) {
+    if let Some(b) = state.bridges.get_mut(bridge) {
+        b.model.channels.retain(|c| c != id);
+    }
+    bridge_event(state, bridge, Some(id), "ChannelLeftBridge");
+    if let Some(c) = state.channels.get_mut(id) {
+        c.bridge = None;
+    }
+}
+
+fn remove_channels(state: &mut State, bridge: &str, query: &Query) -> Response<Body> {
+    let Some(channels) = channel_list(query) else {
+        return missing("channel");
+    };
+    let Some(b) = state.bridges.get(bridge) else {
+        return message(StatusCode::NOT_FOUND, "Bridge not found");
+    };
+    for id in &channels {
+        if !state.channels.contains_key(id) {
+            return message(StatusCode::BAD_REQUEST, "Channel not found");
+        }
+        if !b.model.channels.contains(id) {
+            return message(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Channel not in this bridge",
+            );
+        }
+    }
+    for id in &channels {
+        leave_bridge(state, bridge, id);
+    }
+    no_content()
+}
+
+fn destroy_bridge(state: &mut State, bridge: &str) {
+    let members = state
+        .bridges
+        .get(bridge)
+        .map(|b| b.model.channels.clone())
+        .unwrap_or_default();
+    for id in &members {
+        leave_bridge(state, bridge, id);
+    }
+    bridge_event(state, bridge, None, "BridgeDestroyed");
+    state.bridges.remove(bridge);
+}
