@@ -357,3 +357,65 @@ async fn busy_no_answer_and_unavailable_end_like_asterisk() {
     );
     assert!(sim.bridge_ids().is_empty());
 }
+
+#[tokio::test]
+async fn playback_finishes_done_or_failed_and_continue_ends_stasis() {
+    let sim = Sim::start(SimConfig::default()).await.expect("sim");
+    let mut ws = socket(&sim).await;
+    let caller = sim.inbound_call("router", ("Alice", "5550100"), "100", &[]);
+    assert_eq!(events(&mut ws, 1).await, vec!["StasisStart"]);
+
+    let (status, pb) = ari(
+        &sim,
+        "POST",
+        &format!("/channels/{caller}/play?media=sound:hello-world&playbackId=pb1"),
+    )
+    .await;
+    assert_eq!(
+        (status, pb["id"].as_str(), pb["target_uri"].as_str()),
+        (201, Some("pb1"), Some(format!("channel:{caller}").as_str()))
+    );
+    let started = next_event(&mut ws).await;
+    assert_eq!(
+        (
+            started["type"].as_str(),
+            started["playback"]["state"].as_str()
+        ),
+        (Some("PlaybackStarted"), Some("playing"))
+    );
+    let finished = next_event(&mut ws).await;
+    assert_eq!(
+        (
+            finished["type"].as_str(),
+            finished["playback"]["state"].as_str()
+        ),
+        (Some("PlaybackFinished"), Some("done"))
+    );
+
+    // A missing sound still answers 201; the failure comes with PlaybackFinished.
+    let (status, _) = ari(
+        &sim,
+        "POST",
+        &format!("/channels/{caller}/play?media=sound:no-such-file&playbackId=pb2"),
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert_eq!(events(&mut ws, 1).await, vec!["PlaybackStarted"]);
+    let failed = next_event(&mut ws).await;
+    assert_eq!(failed["playback"]["state"], "failed");
+
+    assert_eq!(
+        ari(&sim, "POST", &format!("/channels/{caller}/continue"))
+            .await
+            .0,
+        204
+    );
+    assert_eq!(events(&mut ws, 1).await, vec!["StasisEnd"]);
+    assert_eq!(
+        ari(&sim, "POST", &format!("/channels/{caller}/answer")).await,
+        (
+            409,
+            serde_json::json!({"message": "Channel not in Stasis application"})
+        )
+    );
+}

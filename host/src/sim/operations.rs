@@ -50,7 +50,19 @@ pub(super) fn route(
             let list: Vec<&Channel> = state.channels.values().map(|c| &c.model).collect();
             json(StatusCode::OK, serde_json::json!(list))
         }
-        (Method::POST, ["channels", "create"]) => create(shared, state, query),
+        (Method::POST, ["channels", "create"]) => create(state, query),
+        (Method::POST, ["channels"]) => originate(shared, state, query),
+        (Method::PUT | Method::PATCH, ["channels"]) => {
+            message(StatusCode::METHOD_NOT_ALLOWED, "Invalid method")
+        }
+        (Method::POST, ["channels", id, "play"]) => play(shared, state, Target::Channel(id), query),
+        (Method::POST, ["bridges", id, "play"]) => play(shared, state, Target::Bridge(id), query),
+        (Method::DELETE, ["playbacks", id]) => stop_playback(state, id),
+        (Method::POST, ["channels", id, "moh"]) => in_stasis(state, id).unwrap_or_else(no_content),
+        (Method::DELETE, ["channels", id, "moh"]) => {
+            in_stasis(state, id).unwrap_or_else(no_content)
+        }
+        (Method::POST, ["channels", id, "continue"]) => continue_in_dialplan(state, id),
         (Method::GET, ["channels", id]) => match state.channels.get(*id) {
             Some(c) => json(StatusCode::OK, serde_json::json!(c.model)),
             None => message(StatusCode::NOT_FOUND, "Channel not found"),
@@ -142,27 +154,42 @@ fn channel_event(state: &State, id: &str, kind: &str, extra: serde_json::Value) 
     state.emit(app, event);
 }
 
+/// Asterisk's 400 for a missing parameter, in its own words.
 fn missing(name: &str) -> Response<Body> {
-    message(
-        StatusCode::BAD_REQUEST,
-        &format!("{name}: Missing required parameter"),
+    let text = match name {
+        "variable" => "Variable name is required".to_string(),
+        "endpoint" => "Endpoint must be specified".to_string(),
+        "media" => "Missing parameter media".to_string(),
+        other => format!("Missing parameter {other}"),
+    };
+    message(StatusCode::BAD_REQUEST, &text)
+}
+
+/// Whether Asterisk could allocate a channel for this endpoint.
+fn allocatable(endpoint: &str) -> bool {
+    let Some((tech, resource)) = endpoint.split_once('/') else {
+        return false;
+    };
+    TECHNOLOGIES.contains(&tech) && !resource.is_empty() && !resource.contains("nosuch")
+}
+
+fn allocation_failed() -> Response<Body> {
+    json(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        serde_json::json!({"error": "Allocation failed"}),
     )
 }
 
 /// `POST /channels/create`: a channel in Stasis, state Down, not dialed.
-fn create(shared: &Arc<Shared>, state: &mut State, query: &Query) -> Response<Body> {
+fn create(state: &mut State, query: &Query) -> Response<Body> {
     let Some(endpoint) = query.get("endpoint") else {
         return missing("endpoint");
     };
-    let Some(app) = query.get("app") else {
-        return missing("app");
-    };
+    // A real Asterisk 22 accepts a create without `app`: the channel is then not in Stasis.
+    let app = query.get("app").cloned();
     let tech = endpoint.split('/').next().unwrap_or_default();
-    if !TECHNOLOGIES.contains(&tech) || !endpoint.contains('/') {
-        return json(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            serde_json::json!({"error": "Allocation failed"}),
-        );
+    if !allocatable(endpoint) {
+        return allocation_failed();
     }
     let id = match query.get("channelId") {
         Some(id) if state.channels.contains_key(id) => {
@@ -199,7 +226,7 @@ fn create(shared: &Arc<Shared>, state: &mut State, query: &Query) -> Response<Bo
         id.clone(),
         SimChannel {
             model: model.clone(),
-            app: Some(app.clone()),
+            app,
             endpoint: endpoint.clone(),
             created: true,
             ..SimChannel::default()
@@ -216,7 +243,6 @@ fn create(shared: &Arc<Shared>, state: &mut State, query: &Query) -> Response<Bo
         "StasisStart",
         serde_json::json!({ "args": args }),
     );
-    let _ = shared;
     json(StatusCode::OK, serde_json::json!(model))
 }
 
@@ -449,16 +475,31 @@ pub(super) fn hang_up(state: &mut State, id: &str, cause: i64) {
     state.channels.remove(id);
 }
 
-/// answer, ring, progress: 412 on a created channel that was not dialed.
-fn signal(state: &mut State, id: &str, op: &str) -> Response<Body> {
+/// The error for an operation on a channel that is unknown, outside Stasis (409) or created
+/// and not dialed yet (412); None when the operation may go ahead.
+fn in_stasis(state: &State, id: &str) -> Option<Response<Body>> {
     let Some(channel) = state.channels.get(id) else {
-        return message(StatusCode::NOT_FOUND, "Channel not found");
+        return Some(message(StatusCode::NOT_FOUND, "Channel not found"));
     };
     if channel.app.is_none() {
-        return message(StatusCode::CONFLICT, "Channel not in Stasis application");
+        return Some(message(
+            StatusCode::CONFLICT,
+            "Channel not in Stasis application",
+        ));
     }
     if channel.created {
-        return message(StatusCode::PRECONDITION_FAILED, "Channel in invalid state");
+        return Some(message(
+            StatusCode::PRECONDITION_FAILED,
+            "Channel in invalid state",
+        ));
+    }
+    None
+}
+
+/// answer, ring, progress: 412 on a created channel that was not dialed.
+fn signal(state: &mut State, id: &str, op: &str) -> Response<Body> {
+    if let Some(refused) = in_stasis(state, id) {
+        return refused;
     }
     if op == "answer" {
         set_state(state, id, "Up");
@@ -474,6 +515,9 @@ fn set_variable(state: &mut State, id: &str, query: &Query) -> Response<Body> {
     let Some(channel) = state.channels.get_mut(id) else {
         return message(StatusCode::NOT_FOUND, "Channel not found");
     };
+    if channel.app.is_none() {
+        return message(StatusCode::CONFLICT, "Channel not in Stasis application");
+    }
     match name.as_str() {
         "CALLERID(num)" => channel.model.caller.number = value,
         "CALLERID(name)" => channel.model.caller.name = value,
@@ -498,6 +542,7 @@ fn get_variable(state: &State, id: &str, query: &Query) -> Response<Body> {
         "CALLERID(name)" => Some(channel.model.caller.name.clone()),
         "CONNECTEDLINE(num)" => Some(channel.model.connected.number.clone()),
         "CONNECTEDLINE(name)" => Some(channel.model.connected.name.clone()),
+        "CHANNEL(name)" => Some(channel.model.name.clone()),
         _ => channel.vars.get(name).cloned(),
     };
     match value {
@@ -509,12 +554,29 @@ fn get_variable(state: &State, id: &str, query: &Query) -> Response<Body> {
 fn create_bridge(state: &mut State, query: &Query) -> Response<Body> {
     let id = match query.get("bridgeId") {
         Some(id) if state.bridges.contains_key(id) => {
-            return message(StatusCode::CONFLICT, "Bridge with given id already exists");
+            return message(
+                StatusCode::CONFLICT,
+                &format!("Bridge with id '{id}' already exists"),
+            );
         }
         Some(id) => id.clone(),
         None => state.unique_id(),
     };
     let kind = query.get("type").map(String::as_str).unwrap_or("mixing");
+    let known = [
+        "mixing",
+        "holding",
+        "dtmf_events",
+        "proxy_media",
+        "video_sfu",
+        "video_single",
+    ];
+    if !kind.split(',').all(|k| known.contains(&k)) {
+        return message(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Unable to create bridge. Possible duplicate bridge id '(null)'",
+        );
+    }
     let model = Bridge {
         id: id.clone(),
         technology: "simple_bridge".into(),
@@ -676,4 +738,170 @@ fn destroy_bridge(state: &mut State, bridge: &str) {
     }
     bridge_event(state, bridge, None, "BridgeDestroyed");
     state.bridges.remove(bridge);
+}
+
+/// What a playback plays to.
+enum Target<'a> {
+    Channel(&'a str),
+    Bridge(&'a str),
+}
+
+/// How long the simulator takes to play one media URI, and whether it exists: sounds whose
+/// name says they do not exist (`no-such`, `missing`) and unknown schemes fail.
+fn media_length(uri: &str) -> Option<Duration> {
+    let (scheme, name) = uri.split_once(':')?;
+    if name.contains("no-such") || name.contains("missing") {
+        return None;
+    }
+    match scheme {
+        "sound" | "recording" => Some(Duration::from_millis(500)),
+        "tone" => Some(Duration::from_millis(1000)),
+        "digits" | "number" | "characters" => {
+            Some(Duration::from_millis(100 * name.len().max(1) as u64))
+        }
+        _ => None,
+    }
+}
+
+/// `POST /channels/{id}/play`, `POST /bridges/{id}/play`: 201, PlaybackStarted, then
+/// PlaybackFinished `done` after the media's length, or `failed` for missing media.
+fn play(
+    shared: &Arc<Shared>,
+    state: &mut State,
+    target: Target<'_>,
+    query: &Query,
+) -> Response<Body> {
+    let Some(media) = query.get("media") else {
+        return missing("media");
+    };
+    let (target_uri, app) = match target {
+        Target::Channel(id) => {
+            if let Some(refused) = in_stasis(state, id) {
+                return refused;
+            }
+            (
+                format!("channel:{id}"),
+                state.channels.get(id).and_then(|c| c.app.clone()),
+            )
+        }
+        Target::Bridge(id) => match state.bridges.get(id) {
+            Some(b) => (format!("bridge:{id}"), Some(b.app.clone())),
+            None => return message(StatusCode::NOT_FOUND, "Bridge not found"),
+        },
+    };
+    let id = query
+        .get("playbackId")
+        .cloned()
+        .unwrap_or_else(|| state.unique_id());
+    let uris: Vec<&str> = media.split(',').collect();
+    let lengths: Option<Vec<Duration>> = uris.iter().map(|u| media_length(u)).collect();
+    let playback = crate::ari::models::Playback {
+        id: id.clone(),
+        media_uri: uris.first().copied().unwrap_or_default().to_string(),
+        next_media_uri: uris.get(1).map(|u| u.to_string()),
+        target_uri,
+        language: Some("en".into()),
+        state: "queued".into(),
+    };
+    let app = app.unwrap_or_default();
+    let event = |kind: &str, playback_state: &str| {
+        let mut p = playback.clone();
+        p.state = playback_state.into();
+        serde_json::json!({
+            "type": kind,
+            "timestamp": timestamp(),
+            "playback": p,
+            "asterisk_id": "sim",
+            "application": app,
+        })
+    };
+    state.emit(&app, event("PlaybackStarted", "playing"));
+    let (after, outcome) = match lengths {
+        Some(l) => (l.iter().sum(), "done"),
+        None => (Duration::from_millis(10), "failed"),
+    };
+    state.playbacks.insert(id.clone(), app.clone());
+    let finished = event("PlaybackFinished", outcome);
+    let shared = shared.clone();
+    let playback_id = id.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(after).await;
+        let mut state = lock(&shared.state);
+        // A playback stopped meanwhile has already finished.
+        if let Some(app) = state.playbacks.remove(&playback_id) {
+            state.emit(&app, finished);
+        }
+    });
+    json(StatusCode::CREATED, serde_json::json!(playback))
+}
+
+/// `DELETE /playbacks/{id}`: the playback finishes (`done`) at once.
+fn stop_playback(state: &mut State, id: &str) -> Response<Body> {
+    match state.playbacks.remove(id) {
+        Some(app) => {
+            state.emit(
+                &app,
+                serde_json::json!({
+                    "type": "PlaybackFinished",
+                    "timestamp": timestamp(),
+                    "playback": {"id": id, "media_uri": "", "target_uri": "", "state": "done"},
+                    "asterisk_id": "sim",
+                    "application": app,
+                }),
+            );
+            no_content()
+        }
+        None => message(StatusCode::NOT_FOUND, "Playback not found"),
+    }
+}
+
+/// `POST /channels/{id}/continue`: the channel leaves Stasis (StasisEnd) alive.
+fn continue_in_dialplan(state: &mut State, id: &str) -> Response<Body> {
+    if let Some(refused) = in_stasis(state, id) {
+        return refused;
+    }
+    let bridge = state.channels.get(id).and_then(|c| c.bridge.clone());
+    if let Some(bridge) = bridge {
+        leave_bridge(state, &bridge, id);
+    }
+    channel_event(state, id, "StasisEnd", serde_json::json!({}));
+    if let Some(c) = state.channels.get_mut(id) {
+        c.app = None;
+    }
+    no_content()
+}
+
+/// `POST /channels`: originate into an application. Simplified: the channel enters Stasis
+/// at once (a real Asterisk sends StasisStart once the far end answers), then is dialed and
+/// the far end behaves as its rules say.
+fn originate(shared: &Arc<Shared>, state: &mut State, query: &Query) -> Response<Body> {
+    let Some(endpoint) = query.get("endpoint") else {
+        return missing("endpoint");
+    };
+    let Some(app) = query.get("app") else {
+        return message(
+            StatusCode::BAD_REQUEST,
+            "Application or extension must be specified",
+        );
+    };
+    if !allocatable(endpoint) {
+        return allocation_failed();
+    }
+    let id = match query.get("channelId") {
+        Some(id) => id.clone(),
+        None => state.unique_id(),
+    };
+    let mut create_query = query.clone();
+    create_query.insert("app".into(), app.clone());
+    create_query.insert("channelId".into(), id.clone());
+    let response = create(state, &create_query);
+    if response.status() != StatusCode::OK {
+        return response;
+    }
+    let mut dial_query = Query::new();
+    if let Some(t) = query.get("timeout") {
+        dial_query.insert("timeout".into(), t.clone());
+    }
+    let _ = dial(shared, state, &id, &dial_query);
+    response
 }

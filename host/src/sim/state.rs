@@ -52,6 +52,8 @@ pub(crate) struct State {
     pub bridges: BTreeMap<String, SimBridge>,
     pub apps: HashMap<String, App>,
     pub sockets: HashMap<u64, mpsc::UnboundedSender<Outgoing>>,
+    /// Playbacks under way, with the application their events go to.
+    pub playbacks: HashMap<String, String>,
     pub next_socket: u64,
     pub next_id: u64,
     /// Asterisk's unique ids look like `<epoch>.<n>`.
