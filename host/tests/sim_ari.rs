@@ -419,3 +419,67 @@ async fn playback_finishes_done_or_failed_and_continue_ends_stasis() {
         )
     );
 }
+
+/// `callwasm sim` as its own process: a call placed through the control endpoint sends its
+/// DTMF and hangs up on schedule.
+#[tokio::test]
+async fn the_sim_command_places_calls_with_scripted_callers() {
+    use std::io::BufRead;
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_callwasm"))
+        .args(["sim", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("callwasm sim");
+    let stdout = child.stdout.take().expect("stdout");
+    let first = std::io::BufReader::new(stdout)
+        .lines()
+        .next()
+        .expect("a line")
+        .expect("utf-8");
+    assert_eq!(
+        first,
+        format!("simulated Asterisk listening: ARI at http://127.0.0.1:{port}/ari")
+    );
+
+    let url = format!("ws://127.0.0.1:{port}/ari/events?app=router&api_key=asterisk:asterisk");
+    let (mut ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("websocket");
+    let mut stream = TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    let request = format!(
+        "POST /sim/calls?app=router&number=5550100&exten=100&args=menu&dtmf=5@100,%23@150&hangup_after_ms=300 HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        AUTH.unwrap_or_default()
+    );
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.expect("read");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+
+    let start = next_event(&mut ws).await;
+    assert_eq!(
+        (start["type"].as_str(), start["args"][0].as_str()),
+        (Some("StasisStart"), Some("menu"))
+    );
+    let d1 = next_event(&mut ws).await;
+    let d2 = next_event(&mut ws).await;
+    assert_eq!(
+        (
+            d1["type"].as_str(),
+            d1["digit"].as_str(),
+            d2["digit"].as_str()
+        ),
+        (Some("ChannelDtmfReceived"), Some("5"), Some("#"))
+    );
+    assert_eq!(
+        events(&mut ws, 3).await,
+        vec!["ChannelHangupRequest", "StasisEnd", "ChannelDestroyed"]
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -1,6 +1,7 @@
 //! Command-line entry points. Each subcommand lives in its own file.
 
 mod plugin;
+mod sim;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -21,6 +22,8 @@ enum Command {
     /// Check and try plugin components.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
+    /// Run the simulated Asterisk (ARI over HTTP and WebSocket) until interrupted.
+    Sim(sim::SimArgs),
 }
 
 /// Exit code for input the command refuses (a bad plugin, a bad file).
@@ -37,5 +40,6 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Plugin(cmd) => plugin::run(cmd),
+        Command::Sim(args) => sim::run(args),
     }
 }

@@ -1,6 +1,7 @@
 //! The simulated Asterisk's HTTP and WebSocket server: ARI's paths under `/ari`, Basic or
 //! `api_key` authentication, Asterisk's status codes and JSON error bodies.
 
+use super::calls::InboundCall;
 use super::faults::Faults;
 use super::state::{Outgoing, SimChannel, State, timestamp};
 use crate::ari::models::{Application, Channel, DialplanCep};
@@ -195,6 +196,12 @@ impl Sim {
         lock(&self.shared.state).emit_raw(app, text);
     }
 
+    /// Places an inbound call and plays its caller's behaviour (hang up, DTMF). Returns the
+    /// caller channel's id.
+    pub fn place_call(&self, call: &InboundCall) -> String {
+        place_call(&self.shared, call)
+    }
+
     /// An inbound call entering `Stasis(app, args…)`: a caller channel in state Ring with the
     /// given caller ID and dialed extension, announced by StasisStart. Returns its id.
     pub fn inbound_call(
@@ -204,53 +211,104 @@ impl Sim {
         exten: &str,
         args: &[&str],
     ) -> String {
-        let mut state = lock(&self.shared.state);
-        let id = state.unique_id();
-        let seq = state.next_id;
-        let channel = Channel {
-            id: id.clone(),
-            name: format!("PJSIP/sipp-{seq:08x}"),
-            state: "Ring".into(),
-            caller: crate::ari::models::CallerId {
-                name: caller.0.into(),
-                number: caller.1.into(),
-            },
-            dialplan: DialplanCep {
-                context: "from-sipp".into(),
-                exten: exten.into(),
-                priority: 1,
-                app_name: "Stasis".into(),
-                app_data: std::iter::once(app)
-                    .chain(args.iter().copied())
-                    .collect::<Vec<_>>()
-                    .join(","),
-            },
-            creationtime: timestamp(),
-            language: "en".into(),
-            ..Channel::default()
-        };
-        state.channels.insert(
-            id.clone(),
-            SimChannel {
-                model: channel.clone(),
-                app: Some(app.to_string()),
-                endpoint: "PJSIP/sipp".into(),
-                ..SimChannel::default()
-            },
-        );
-        state.emit(
-            app,
-            serde_json::json!({
-                "type": "StasisStart",
-                "timestamp": timestamp(),
-                "args": args,
-                "channel": channel,
-                "asterisk_id": "sim",
-                "application": app,
-            }),
-        );
-        id
+        inbound(&self.shared, app, caller, exten, args)
     }
+}
+
+/// An inbound call entering `Stasis(app, args…)`: a caller channel in state Ring with the
+/// given caller ID and dialed extension, announced by StasisStart. Returns its id.
+fn inbound(shared: &Shared, app: &str, caller: (&str, &str), exten: &str, args: &[&str]) -> String {
+    let mut state = lock(&shared.state);
+    let id = state.unique_id();
+    let seq = state.next_id;
+    let channel = Channel {
+        id: id.clone(),
+        name: format!("PJSIP/sipp-{seq:08x}"),
+        state: "Ring".into(),
+        caller: crate::ari::models::CallerId {
+            name: caller.0.into(),
+            number: caller.1.into(),
+        },
+        dialplan: DialplanCep {
+            context: "from-sipp".into(),
+            exten: exten.into(),
+            priority: 1,
+            app_name: "Stasis".into(),
+            app_data: std::iter::once(app)
+                .chain(args.iter().copied())
+                .collect::<Vec<_>>()
+                .join(","),
+        },
+        creationtime: timestamp(),
+        language: "en".into(),
+        ..Channel::default()
+    };
+    state.channels.insert(
+        id.clone(),
+        SimChannel {
+            model: channel.clone(),
+            app: Some(app.to_string()),
+            endpoint: "PJSIP/sipp".into(),
+            ..SimChannel::default()
+        },
+    );
+    state.emit(
+        app,
+        serde_json::json!({
+            "type": "StasisStart",
+            "timestamp": timestamp(),
+            "args": args,
+            "channel": channel,
+            "asterisk_id": "sim",
+            "application": app,
+        }),
+    );
+    id
+}
+
+pub(super) fn place_call(shared: &Arc<Shared>, call: &InboundCall) -> String {
+    let args: Vec<&str> = call.args.iter().map(String::as_str).collect();
+    let id = inbound(
+        shared,
+        &call.app,
+        (&call.caller_name, &call.caller_number),
+        &call.exten,
+        &args,
+    );
+    for (at, digit) in call.behaviour.dtmf.clone() {
+        let (shared, id) = (shared.clone(), id.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(at).await;
+            let state = lock(&shared.state);
+            if let Some(c) = state.channels.get(&id)
+                && let Some(app) = c.app.as_deref()
+            {
+                state.emit(
+                    app,
+                    serde_json::json!({
+                        "type": "ChannelDtmfReceived",
+                        "timestamp": timestamp(),
+                        "digit": digit.to_string(),
+                        "duration_ms": 100,
+                        "channel": c.model,
+                        "asterisk_id": "sim",
+                        "application": app,
+                    }),
+                );
+            }
+        });
+    }
+    if let Some(after) = call.behaviour.hangup_after {
+        let (shared, id) = (shared.clone(), id.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            let mut state = lock(&shared.state);
+            if state.channels.contains_key(&id) {
+                super::operations::hang_up(&mut state, &id, 16);
+            }
+        });
+    }
+    id
 }
 
 async fn accept_loop(
@@ -334,6 +392,16 @@ async fn handle(
         return Ok(message(StatusCode::UNAUTHORIZED, "Authentication required"));
     }
     let path = req.uri().path().to_string();
+    // The simulator's own control endpoint: place an inbound call.
+    if path == "/sim/calls" && req.method() == Method::POST {
+        return Ok(match InboundCall::from_query(&query) {
+            Ok(call) => json(
+                StatusCode::OK,
+                serde_json::json!({ "id": place_call(&shared, &call) }),
+            ),
+            Err(e) => message(StatusCode::BAD_REQUEST, &e),
+        });
+    }
     let Some(rest) = path.strip_prefix("/ari") else {
         return Ok(message(StatusCode::NOT_FOUND, "Resource not found"));
     };
