@@ -74,7 +74,7 @@ pub(super) fn route(
                 .unwrap_or(16);
             match state.channels.contains_key(*id) {
                 true => {
-                    hang_up(state, id, cause);
+                    hang_up(state, id, LOCAL_HANGUP_REQUEST, cause);
                     no_content()
                 }
                 false => message(StatusCode::NOT_FOUND, "Channel not found"),
@@ -417,7 +417,7 @@ fn schedule(
                 dial_event(&state, &id, "ANSWER", caller.as_deref());
             }
             Step::Timeout if channel.generation == generation && channel.model.state != "Up" => {
-                hang_up(&mut state, &id, 19);
+                hang_up(&mut state, &id, LOCAL_HANGUP_REQUEST, 19);
             }
             _ => {}
         }
@@ -432,7 +432,7 @@ fn schedule_hangup(shared: &Arc<Shared>, id: &str, delay: Duration, cause: i64) 
         tokio::time::sleep(delay).await;
         let mut state = lock(&shared.state);
         if state.channels.contains_key(&id) {
-            hang_up(&mut state, &id, cause);
+            hang_up(&mut state, &id, cause, cause);
         }
     });
 }
@@ -453,13 +453,18 @@ pub(super) fn cause_text(cause: i64) -> &'static str {
     }
 }
 
-/// Hangs a channel up: HangupRequest, leaving its bridge, StasisEnd, Destroyed.
-pub(super) fn hang_up(state: &mut State, id: &str, cause: i64) {
+/// Cause Asterisk 22 reports in ChannelHangupRequest when the hangup comes from ARI or a dial
+/// timeout rather than the far end (seen in every captured sample).
+pub(super) const LOCAL_HANGUP_REQUEST: i64 = 32;
+
+/// Hangs a channel up: HangupRequest (with `request_cause`), leaving its bridge, StasisEnd,
+/// Destroyed (with `cause`).
+pub(super) fn hang_up(state: &mut State, id: &str, request_cause: i64, cause: i64) {
     channel_event(
         state,
         id,
         "ChannelHangupRequest",
-        serde_json::json!({ "cause": cause }),
+        serde_json::json!({ "cause": request_cause }),
     );
     let bridge = state.channels.get(id).and_then(|c| c.bridge.clone());
     if let Some(bridge) = bridge {

@@ -304,7 +304,7 @@ pub(super) fn place_call(shared: &Arc<Shared>, call: &InboundCall) -> String {
             tokio::time::sleep(after).await;
             let mut state = lock(&shared.state);
             if state.channels.contains_key(&id) {
-                super::operations::hang_up(&mut state, &id, 16);
+                super::operations::hang_up(&mut state, &id, 16, 16);
             }
         });
     }

@@ -1,0 +1,295 @@
+//! The simulated Asterisk against the real one: each captured sample's REST sequence is
+//! replayed against the simulator, and the answers' status codes and each channel's event
+//! sequence (types, order, states, dialstatus, causes; ids and timestamps normalised) must
+//! match what Asterisk 22.10.1 did. Reads ../shared/ari-samples at test time.
+
+use callwasm::sim::{Sim, SimConfig};
+use futures_util::StreamExt;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Requests for resources the simulator does not model (snoop, hold, mute, DTMF sending,
+/// endpoints, user events): the sample's answer is not compared.
+const NOT_MODELLED: &[&str] = &[
+    "/snoop",
+    "/hold",
+    "/mute",
+    "/dtmf",
+    "/endpoints/",
+    "/move",
+    "/events/user",
+    "/subscription",
+];
+
+/// Event types compared; the rest (ChannelVarset, ChannelDialplan, …) the router never asks for.
+const COMPARED: &[&str] = &[
+    "StasisStart",
+    "StasisEnd",
+    "ChannelStateChange",
+    "Dial",
+    "ChannelHangupRequest",
+    "ChannelDestroyed",
+    "ChannelEnteredBridge",
+    "ChannelLeftBridge",
+];
+
+fn sample(name: &str) -> Option<serde_json::Value> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/ari-samples")
+        .join(name);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Some(serde_json::from_str(&text).expect("sample JSON")),
+        Err(_) => {
+            println!("skipped: {} is absent", path.display());
+            None
+        }
+    }
+}
+
+/// The channel an event is about, and its comparable signature.
+fn signature(event: &serde_json::Value) -> Option<(String, String)> {
+    let kind = event["type"].as_str()?;
+    if !COMPARED.contains(&kind) {
+        return None;
+    }
+    let channel = if kind == "Dial" {
+        &event["peer"]
+    } else {
+        &event["channel"]
+    };
+    let id = channel["id"].as_str()?.to_string();
+    let mut sig = format!(
+        "{kind} state={}",
+        channel["state"].as_str().unwrap_or_default()
+    );
+    if let Some(status) = event["dialstatus"].as_str() {
+        sig.push_str(&format!(" dialstatus={status}"));
+    }
+    if let Some(cause) = event["cause"].as_i64() {
+        sig.push_str(&format!(" cause={cause}"));
+    }
+    if let Some(args) = event["args"].as_array() {
+        sig.push_str(&format!(" args={args:?}"));
+    }
+    Some((id, sig))
+}
+
+fn map_ids(text: &str, ids: &HashMap<String, String>) -> String {
+    let mut out = text.to_string();
+    for (from, to) in ids {
+        out = out.replace(from.as_str(), to);
+    }
+    out
+}
+
+async fn replay(name: &str) {
+    let Some(doc) = sample(name) else { return };
+    let sim = Sim::start(SimConfig::default()).await.expect("sim");
+    let url = format!(
+        "ws://{}/ari/events?app=router&api_key=asterisk:asterisk",
+        sim.addr()
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("websocket");
+    let received = Arc::new(Mutex::new(Vec::<serde_json::Value>::new()));
+    let sink = received.clone();
+    tokio::spawn(async move {
+        while let Some(Ok(message)) = ws.next().await {
+            if let Ok(text) = message.to_text()
+                && let Ok(event) = serde_json::from_str(text)
+            {
+                sink.lock().unwrap().push(event);
+            }
+        }
+    });
+    let client = reqwest_like::Client::new(sim.addr());
+
+    let mut ids: HashMap<String, String> = HashMap::new();
+    let mut expected: Vec<serde_json::Value> = Vec::new();
+    let mut last_t = 0.0;
+    for entry in doc["log"].as_array().expect("log") {
+        let t = entry["t"].as_f64().unwrap_or(last_t);
+        match entry["kind"].as_str() {
+            Some("event") => {
+                let event = &entry["event"];
+                // A call that arrived from SIP: place it the same way.
+                if event["type"] == "StasisStart"
+                    && event["channel"]["state"] == "Ring"
+                    && let Some(id) = event["channel"]["id"].as_str()
+                    && !ids.contains_key(id)
+                {
+                    let ch = &event["channel"];
+                    let args: Vec<&str> = event["args"]
+                        .as_array()
+                        .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+                        .unwrap_or_default();
+                    let sim_id = sim.inbound_call(
+                        "router",
+                        (
+                            ch["caller"]["name"].as_str().unwrap_or_default(),
+                            ch["caller"]["number"].as_str().unwrap_or_default(),
+                        ),
+                        ch["dialplan"]["exten"].as_str().unwrap_or_default(),
+                        &args,
+                    );
+                    ids.insert(id.to_string(), sim_id);
+                }
+                expected.push(event.clone());
+            }
+            Some("rest") => {
+                let request = entry["request"].as_str().unwrap_or_default();
+                let (method, path) = request.split_once(' ').unwrap_or(("GET", request));
+                if NOT_MODELLED.iter().any(|p| path.contains(p)) || path.contains('(') {
+                    continue;
+                }
+                // Keep the sample's pacing, so timers (busy after 5 s, dial timeouts) line up.
+                let wait = (t - last_t).clamp(0.0, 6.0);
+                tokio::time::sleep(Duration::from_secs_f64(wait)).await;
+                last_t = t;
+                let mut query = Vec::new();
+                if let Some(params) = entry["params"].as_object() {
+                    for (k, v) in params {
+                        let v = v
+                            .as_str()
+                            .map(String::from)
+                            .unwrap_or_else(|| v.to_string());
+                        query.push((k.clone(), map_ids(&v, &ids)));
+                    }
+                }
+                let (status, body) = client.request(method, &map_ids(path, &ids), &query).await;
+                let want = entry["status"].as_u64().unwrap_or_default() as u16;
+                assert_eq!(status, want, "{name}: {request} {query:?}: {body}");
+                // Ids Asterisk chose map to the ids the simulator chose.
+                if let (Some(theirs), Some(ours)) =
+                    (entry["response"]["id"].as_str(), body["id"].as_str())
+                {
+                    ids.entry(theirs.to_string())
+                        .or_insert_with(|| ours.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    // Wait as long as the capture went on after its last request (far-end hangups, timers).
+    let last_event = doc["log"]
+        .as_array()
+        .and_then(|log| {
+            log.iter()
+                .filter(|e| e["kind"] == "event")
+                .filter_map(|e| e["t"].as_f64())
+                .reduce(f64::max)
+        })
+        .unwrap_or(last_t);
+    let tail = (last_event - last_t).clamp(0.0, 6.0) + 0.5;
+    tokio::time::sleep(Duration::from_secs_f64(tail)).await;
+
+    let got = received.lock().unwrap().clone();
+    let reverse: HashMap<&String, &String> = ids.iter().map(|(k, v)| (v, k)).collect();
+    let per_channel = |events: &[serde_json::Value], translate: bool| {
+        let mut by: HashMap<String, Vec<String>> = HashMap::new();
+        for e in events {
+            if let Some((id, sig)) = signature(e) {
+                let id = if translate {
+                    reverse.get(&id).map(|s| s.to_string()).unwrap_or(id)
+                } else {
+                    id
+                };
+                by.entry(id).or_default().push(sig);
+            }
+        }
+        by
+    };
+    let want = per_channel(&expected, false);
+    let have = per_channel(&got, true);
+    for sample_id in ids.keys() {
+        let Some(want) = want.get(sample_id) else {
+            continue;
+        };
+        let have = have.get(sample_id).cloned().unwrap_or_default();
+        if want
+            .last()
+            .is_some_and(|l| l.starts_with("ChannelDestroyed"))
+        {
+            assert_eq!(&have, want, "{name}: channel {sample_id}");
+        } else {
+            // The capture ended before this channel did (a SIP channel waits for its
+            // transaction to end): what was captured must be how ours began.
+            assert!(
+                have.starts_with(want),
+                "{name}: channel {sample_id}\n want prefix {want:?}\n have {have:?}"
+            );
+        }
+    }
+}
+
+/// A minimal HTTP client on hyper for the replay (Basic auth, query string).
+mod reqwest_like {
+    use http_body_util::{BodyExt, Full};
+    use hyper::body::Bytes;
+    use hyper_util::client::legacy::Client as Hyper;
+    use hyper_util::client::legacy::connect::HttpConnector;
+    use hyper_util::rt::TokioExecutor;
+
+    pub struct Client {
+        base: String,
+        http: Hyper<HttpConnector, Full<Bytes>>,
+    }
+
+    impl Client {
+        pub fn new(addr: std::net::SocketAddr) -> Self {
+            Client {
+                base: format!("http://{addr}/ari"),
+                http: Hyper::builder(TokioExecutor::new()).build(HttpConnector::new()),
+            }
+        }
+
+        pub async fn request(
+            &self,
+            method: &str,
+            path: &str,
+            query: &[(String, String)],
+        ) -> (u16, serde_json::Value) {
+            let mut q = form_urlencoded::Serializer::new(String::new());
+            for (k, v) in query {
+                q.append_pair(k, v);
+            }
+            let uri = format!("{}{}?{}", self.base, path, q.finish());
+            let request = hyper::Request::builder()
+                .method(method)
+                .uri(uri)
+                .header("authorization", "Basic YXN0ZXJpc2s6YXN0ZXJpc2s=")
+                .body(Full::new(Bytes::new()))
+                .expect("request");
+            let response = self.http.request(request).await.expect("response");
+            let status = response.status().as_u16();
+            let bytes = response
+                .into_body()
+                .collect()
+                .await
+                .expect("body")
+                .to_bytes();
+            (
+                status,
+                serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+            )
+        }
+    }
+}
+
+#[tokio::test]
+async fn create_bridge_dial_matches_asterisk() {
+    replay("c_create_bridge_dial.json").await;
+}
+
+#[tokio::test]
+async fn busy_no_answer_and_far_hangup_match_asterisk() {
+    replay("c3_dial_busy_noanswer_farhangup.json").await;
+}
+
+#[tokio::test]
+async fn an_inbound_call_deleted_in_stasis_matches_asterisk() {
+    replay("s1_sipp_uac_into_stasis_delete.json").await;
+}
