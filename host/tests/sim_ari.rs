@@ -483,3 +483,44 @@ async fn the_sim_command_places_calls_with_scripted_callers() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// Originate into the application: dialed at once, StasisStart (state Up) once answered,
+/// as the captured c2 sample shows.
+#[tokio::test]
+async fn an_originated_channel_enters_stasis_when_answered() {
+    let sim = Sim::start(SimConfig::default()).await.expect("sim");
+    let mut ws = socket(&sim).await;
+    let (status, channel) = ari(
+        &sim,
+        "POST",
+        "/channels?endpoint=Local/900@local-test&app=router&appArgs=A",
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        events(&mut ws, 4).await,
+        vec![
+            "Dial ",
+            "ChannelStateChange Up",
+            "Dial ANSWER",
+            "StasisStart"
+        ]
+    );
+    let (status, _) = ari(
+        &sim,
+        "POST",
+        &format!(
+            "/channels/{}/answer",
+            channel["id"].as_str().unwrap_or_default()
+        ),
+    )
+    .await;
+    assert_eq!(status, 204, "in Stasis now");
+    assert_eq!(
+        ari(&sim, "POST", "/channels?endpoint=Local/100@local-test").await,
+        (
+            400,
+            serde_json::json!({"message": "Application or extension must be specified"})
+        )
+    );
+}

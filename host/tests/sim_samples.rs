@@ -293,3 +293,7 @@ async fn busy_no_answer_and_far_hangup_match_asterisk() {
 async fn an_inbound_call_deleted_in_stasis_matches_asterisk() {
     replay("s1_sipp_uac_into_stasis_delete.json").await;
 }
+#[tokio::test]
+async fn bridging_the_caller_and_a_created_callee_matches_asterisk() {
+    replay("c2_bridge_caller_and_created_callee.json").await;
+}

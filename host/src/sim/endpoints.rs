@@ -44,7 +44,7 @@ pub const TECHNOLOGIES: &[&str] = &["PJSIP", "SIP", "IAX2", "Local", "DAHDI"];
 
 /// The rules the simulator starts with, after the dialplan of the captured samples
 /// (`local-test`: 1XX/2XX answer, 4XX ring forever, 5XX busy, 6XX answer then hang up after
-/// 2 s) and names that say what they do (`PJSIP/busy-…`, `PJSIP/unavailable-…`).
+/// 2 s, 7XX/8XX/9XX answer) and names that say what they do (`PJSIP/busy-…`, `PJSIP/unavailable-…`).
 pub fn default_rules() -> Vec<EndpointRule> {
     use Behaviour::*;
     let ms = Duration::from_millis;
@@ -81,6 +81,24 @@ pub fn default_rules() -> Vec<EndpointRule> {
             AnswerThenHangup {
                 after: Duration::ZERO,
                 hold: ms(2000),
+            },
+        ),
+        EndpointRule::new(
+            "Local/7??@*",
+            Answer {
+                after: Duration::ZERO,
+            },
+        ),
+        EndpointRule::new(
+            "Local/8??@*",
+            Answer {
+                after: Duration::ZERO,
+            },
+        ),
+        EndpointRule::new(
+            "Local/9??@*",
+            Answer {
+                after: Duration::ZERO,
             },
         ),
         EndpointRule::new("*", Answer { after: ms(100) }),

@@ -133,12 +133,38 @@ fn set_filter(state: &mut State, name: &str, body: &[u8]) -> Response<Body> {
     }
 }
 
+/// The application a channel's events go to: the one it is in, or the one it will enter.
+fn subscriber(channel: &SimChannel) -> Option<&str> {
+    channel
+        .app
+        .as_deref()
+        .or(channel.pending.as_ref().map(|(app, _)| app.as_str()))
+}
+
+/// The far end answered: Up, Dial ANSWER, and an originated channel enters its application.
+fn answered(state: &mut State, id: &str, caller: Option<&str>) {
+    set_state(state, id, "Up");
+    dial_event(state, id, "ANSWER", caller);
+    let pending = state.channels.get_mut(id).and_then(|c| c.pending.take());
+    if let Some((app, args)) = pending {
+        if let Some(c) = state.channels.get_mut(id) {
+            c.app = Some(app);
+        }
+        channel_event(
+            state,
+            id,
+            "StasisStart",
+            serde_json::json!({ "args": args }),
+        );
+    }
+}
+
 /// An event about a channel, sent to the channel's application.
 fn channel_event(state: &State, id: &str, kind: &str, extra: serde_json::Value) {
     let Some(channel) = state.channels.get(id) else {
         return;
     };
-    let Some(app) = channel.app.as_deref() else {
+    let Some(app) = subscriber(channel) else {
         return;
     };
     let mut event = serde_json::json!({
@@ -262,7 +288,7 @@ fn dial_event(state: &State, id: &str, status: &str, caller: Option<&str>) {
     let Some(channel) = state.channels.get(id) else {
         return;
     };
-    let Some(app) = channel.app.as_deref() else {
+    let Some(app) = subscriber(channel) else {
         return;
     };
     let mut event = serde_json::json!({
@@ -285,7 +311,7 @@ fn dial(shared: &Arc<Shared>, state: &mut State, id: &str, query: &Query) -> Res
     let Some(channel) = state.channels.get(id) else {
         return message(StatusCode::NOT_FOUND, "Channel not found");
     };
-    if channel.app.is_none() {
+    if channel.app.is_none() && channel.pending.is_none() {
         return message(StatusCode::CONFLICT, "Channel not in Stasis application");
     }
     if channel.dialed || channel.model.state != "Down" {
@@ -320,8 +346,7 @@ fn dial(shared: &Arc<Shared>, state: &mut State, id: &str, query: &Query) -> Res
     // The far end's immediate reaction; an answer that comes later is scheduled below.
     let answer_after = match behaviour {
         Behaviour::Answer { after } if after.is_zero() => {
-            set_state(state, id, "Up");
-            dial_event(state, id, "ANSWER", caller.as_deref());
+            answered(state, id, caller.as_deref());
             None
         }
         Behaviour::Answer { after } => {
@@ -336,8 +361,7 @@ fn dial(shared: &Arc<Shared>, state: &mut State, id: &str, query: &Query) -> Res
         Behaviour::AnswerThenHangup { after, hold } => {
             schedule_hangup(shared, id, after + hold, 16);
             if after.is_zero() {
-                set_state(state, id, "Up");
-                dial_event(state, id, "ANSWER", caller.as_deref());
+                answered(state, id, caller.as_deref());
                 None
             } else {
                 ring(state, id, caller.as_deref());
@@ -413,8 +437,7 @@ fn schedule(
         };
         match step {
             Step::Answer if channel.generation == generation => {
-                set_state(&mut state, &id, "Up");
-                dial_event(&state, &id, "ANSWER", caller.as_deref());
+                answered(&mut state, &id, caller.as_deref());
             }
             Step::Timeout if channel.generation == generation && channel.model.state != "Up" => {
                 hang_up(&mut state, &id, LOCAL_HANGUP_REQUEST, 19);
@@ -876,9 +899,8 @@ fn continue_in_dialplan(state: &mut State, id: &str) -> Response<Body> {
     no_content()
 }
 
-/// `POST /channels`: originate into an application. Simplified: the channel enters Stasis
-/// at once (a real Asterisk sends StasisStart once the far end answers), then is dialed and
-/// the far end behaves as its rules say.
+/// `POST /channels`: originate into an application: the channel is dialed at once, its Dial
+/// events go to the application, and it enters Stasis (StasisStart, state Up) once answered.
 fn originate(shared: &Arc<Shared>, state: &mut State, query: &Query) -> Response<Body> {
     let Some(endpoint) = query.get("endpoint") else {
         return missing("endpoint");
@@ -897,11 +919,19 @@ fn originate(shared: &Arc<Shared>, state: &mut State, query: &Query) -> Response
         None => state.unique_id(),
     };
     let mut create_query = query.clone();
-    create_query.insert("app".into(), app.clone());
+    create_query.remove("app");
+    create_query.remove("appArgs");
     create_query.insert("channelId".into(), id.clone());
     let response = create(state, &create_query);
     if response.status() != StatusCode::OK {
         return response;
+    }
+    let args: Vec<String> = query
+        .get("appArgs")
+        .map(|a| a.split(',').map(String::from).collect())
+        .unwrap_or_default();
+    if let Some(c) = state.channels.get_mut(&id) {
+        c.pending = Some((app.clone(), args));
     }
     let mut dial_query = Query::new();
     if let Some(t) = query.get("timeout") {

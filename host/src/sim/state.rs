@@ -11,6 +11,9 @@ pub(crate) struct SimChannel {
     pub model: Channel,
     /// The Stasis application it is in, if any.
     pub app: Option<String>,
+    /// An originated channel: the application it enters (with these args) once answered; its
+    /// events go to that application meanwhile, as Asterisk subscribes it at originate.
+    pub pending: Option<(String, Vec<String>)>,
     /// What it was created or originated to.
     pub endpoint: String,
     /// Created with `/channels/create` and not dialed yet: most operations answer 412.
