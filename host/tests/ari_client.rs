@@ -411,3 +411,78 @@ async fn unknown_and_malformed_events_are_skipped_without_dropping_the_socket() 
     }
     assert_eq!(sim.socket_count(), 1);
 }
+
+#[tokio::test]
+async fn typed_calls_of_the_seed_flow_against_the_simulator() {
+    use callwasm::ari::{CreateChannel, PlayTarget};
+    let sim = Sim::start(SimConfig::default()).await.expect("sim");
+    let mut run = start_stream(&sim, stream_config());
+    assert_eq!(next(&mut run).await, StreamItem::Connected);
+    assert!(matches!(next(&mut run).await, StreamItem::Resynced { .. }));
+    let rest =
+        Rest::new("pbx1", &rest_config(&sim, basic(), Duration::from_secs(2))).expect("rest");
+    let caller = sim.inbound_call("router", ("Alice", "5550100"), "100", &[]);
+
+    let leg = rest
+        .create_channel(&CreateChannel {
+            endpoint: "PJSIP/alice",
+            app: "router",
+            channel_id: Some("c1-agent"),
+            originator: Some(&caller),
+            ..CreateChannel::default()
+        })
+        .await
+        .expect("create");
+    assert_eq!((leg.id.as_str(), leg.state.as_str()), ("c1-agent", "Down"));
+    rest.set_variable("c1-agent", "CONNECTEDLINE(num)", "5551000")
+        .await
+        .expect("variable");
+    assert_eq!(
+        rest.get_variable("c1-agent", "CONNECTEDLINE(num)")
+            .await
+            .expect("get"),
+        "5551000"
+    );
+    let bridge = rest.create_bridge("c1-b1", "mixing").await.expect("bridge");
+    assert_eq!(bridge.bridge_type, "mixing");
+    rest.add_channels("c1-b1", &[&caller, "c1-agent"], true)
+        .await
+        .expect("add");
+    rest.dial("c1-agent", None, Some(30)).await.expect("dial");
+    let err = rest
+        .dial("c1-agent", None, None)
+        .await
+        .expect_err("second dial");
+    assert_eq!(
+        status(&err),
+        (409, "Channel is not in the 'Down' state".into())
+    );
+    let playback = rest
+        .play(
+            PlayTarget::Bridge("c1-b1"),
+            &["sound:hello-world".to_string()],
+            "c1-pb",
+        )
+        .await
+        .expect("play");
+    assert_eq!(
+        (playback.id.as_str(), playback.target_uri.as_str()),
+        ("c1-pb", "bridge:c1-b1")
+    );
+    let playback = rest
+        .play(
+            PlayTarget::Channel(&caller),
+            &["digits:123".to_string()],
+            "c1-pb2",
+        )
+        .await
+        .expect("play");
+    assert_eq!(playback.target_uri, format!("channel:{caller}"));
+    rest.hangup(&caller, 16).await.expect("hangup");
+    rest.destroy_bridge("c1-b1").await.expect("destroy");
+    assert_eq!(
+        ids(&rest.list_channels().await.expect("list")),
+        vec!["c1-agent"]
+    );
+    assert!(rest.list_bridges().await.expect("list").is_empty());
+}

@@ -8,5 +8,5 @@ pub mod stream;
 
 pub use error::{AriError, AriErrorKind};
 pub use events::Event;
-pub use rest::{Auth, CreateChannel, Originate, Rest, RestConfig};
+pub use rest::{Auth, CreateChannel, Originate, PlayTarget, Rest, RestConfig};
 pub use stream::{EventStream, ServerItem, StreamConfig, StreamItem};

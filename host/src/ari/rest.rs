@@ -62,6 +62,13 @@ pub struct Originate<'a> {
     pub formats: Option<&'a str>,
 }
 
+/// What a playback plays to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlayTarget<'a> {
+    Channel(&'a str),
+    Bridge(&'a str),
+}
+
 /// The ARI REST client of one Asterisk server. Cheap to clone.
 #[derive(Clone)]
 pub struct Rest {
@@ -363,38 +370,24 @@ impl Rest {
             .await
     }
 
-    /// `POST /channels/{id}/play`: media URIs in turn, under `playback_id`.
+    /// `POST /channels/{id}/play` or `POST /bridges/{id}/play`: media URIs in turn, under
+    /// `playback_id`.
     pub async fn play(
         &self,
-        id: &str,
+        target: PlayTarget<'_>,
         media: &[String],
         playback_id: &str,
     ) -> Result<Playback, AriError> {
-        let path = format!("/channels/{id}/play");
+        let (op, path, id) = match target {
+            PlayTarget::Channel(id) => ("channels.play", format!("/channels/{id}/play"), id),
+            PlayTarget::Bridge(id) => ("bridges.play", format!("/bridges/{id}/play"), id),
+        };
         let media = media.join(",");
         let query = [
             ("media", Some(media.as_str())),
             ("playbackId", Some(playback_id)),
         ];
-        self.json("channels.play", id, Method::POST, &path, &query, None)
-            .await
-    }
-
-    /// `POST /bridges/{id}/play`.
-    pub async fn play_to_bridge(
-        &self,
-        id: &str,
-        media: &[String],
-        playback_id: &str,
-    ) -> Result<Playback, AriError> {
-        let path = format!("/bridges/{id}/play");
-        let media = media.join(",");
-        let query = [
-            ("media", Some(media.as_str())),
-            ("playbackId", Some(playback_id)),
-        ];
-        self.json("bridges.play", id, Method::POST, &path, &query, None)
-            .await
+        self.json(op, id, Method::POST, &path, &query, None).await
     }
 
     /// `DELETE /playbacks/{id}`.
