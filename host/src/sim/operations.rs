@@ -62,7 +62,7 @@ pub(super) fn route(
         (Method::DELETE, ["channels", id, "moh"]) => {
             in_stasis(state, id).unwrap_or_else(no_content)
         }
-        (Method::POST, ["channels", id, "continue"]) => continue_in_dialplan(state, id),
+        (Method::POST, ["channels", id, "continue"]) => continue_in_dialplan(state, id, query),
         (Method::GET, ["channels", id]) => match state.channels.get(*id) {
             Some(c) => json(StatusCode::OK, serde_json::json!(c.model)),
             None => message(StatusCode::NOT_FOUND, "Channel not found"),
@@ -227,13 +227,49 @@ fn create(state: &mut State, query: &Query) -> Response<Body> {
         Some(id) => id.clone(),
         None => state.unique_id(),
     };
-    state.next_id += 1;
-    let seq = state.next_id;
+    state.next_name += 1;
+    let seq = state.next_name;
     let name = if tech == "Local" {
         format!("{endpoint}-{seq:08x};1")
     } else {
         format!("{endpoint}-{seq:08x}")
     };
+    // A Local channel comes as a pair: the `;2` half runs the dialplan, outside Stasis. Its
+    // id is `otherChannelId`, `<channelId>;2`, or the next unique id, as Asterisk does.
+    if tech == "Local" {
+        let other = match (query.get("otherChannelId"), query.get("channelId")) {
+            (Some(other), _) => other.clone(),
+            (None, Some(id)) => format!("{id};2"),
+            (None, None) => state.unique_id(),
+        };
+        let (exten, context) = endpoint
+            .split_once('/')
+            .and_then(|(_, r)| r.split_once('@'))
+            .unwrap_or(("s", "default"));
+        let half = Channel {
+            id: other.clone(),
+            name: format!("{endpoint}-{seq:08x};2"),
+            state: "Ring".into(),
+            dialplan: crate::ari::models::DialplanCep {
+                context: context.into(),
+                exten: exten.into(),
+                priority: 1,
+                ..Default::default()
+            },
+            creationtime: timestamp(),
+            language: "en".into(),
+            ..Channel::default()
+        };
+        state.channels.insert(
+            other.clone(),
+            SimChannel {
+                model: half,
+                endpoint: endpoint.clone(),
+                partner: Some(id.clone()),
+                ..SimChannel::default()
+            },
+        );
+    }
     let model = Channel {
         id: id.clone(),
         name,
@@ -255,6 +291,9 @@ fn create(state: &mut State, query: &Query) -> Response<Body> {
             app,
             endpoint: endpoint.clone(),
             created: true,
+            partner: (tech == "Local")
+                .then(|| local_partner(state, &id))
+                .flatten(),
             ..SimChannel::default()
         },
     );
@@ -270,6 +309,15 @@ fn create(state: &mut State, query: &Query) -> Response<Body> {
         serde_json::json!({ "args": args }),
     );
     json(StatusCode::OK, serde_json::json!(model))
+}
+
+/// The `;2` half created for the Local channel `id`.
+fn local_partner(state: &State, id: &str) -> Option<String> {
+    state
+        .channels
+        .iter()
+        .find(|(_, c)| c.partner.as_deref() == Some(id))
+        .map(|(other, _)| other.clone())
 }
 
 /// Changes a channel's state and announces it.
@@ -463,6 +511,7 @@ fn schedule_hangup(shared: &Arc<Shared>, id: &str, delay: Duration, cause: i64) 
 /// Asterisk's text for a Q.850 cause.
 pub(super) fn cause_text(cause: i64) -> &'static str {
     match cause {
+        0 => "Unknown",
         1 => "Unallocated (unassigned) number",
         16 => "Normal Clearing",
         17 => "User busy",
@@ -500,7 +549,13 @@ pub(super) fn hang_up(state: &mut State, id: &str, request_cause: i64, cause: i6
         "ChannelDestroyed",
         serde_json::json!({ "cause": cause, "cause_txt": cause_text(cause) }),
     );
-    state.channels.remove(id);
+    // A Local channel's two halves go together.
+    if let Some(gone) = state.channels.remove(id)
+        && let Some(partner) = gone.partner
+        && state.channels.contains_key(&partner)
+    {
+        hang_up(state, &partner, cause, cause);
+    }
 }
 
 /// The error for an operation on a channel that is unknown, outside Stasis (409) or created
@@ -883,8 +938,12 @@ fn stop_playback(state: &mut State, id: &str) -> Response<Body> {
     }
 }
 
-/// `POST /channels/{id}/continue`: the channel leaves Stasis (StasisEnd) alive.
-fn continue_in_dialplan(state: &mut State, id: &str) -> Response<Body> {
+/// Dialplan contexts the simulator's dialplan has (those of the captured samples' Asterisk).
+const CONTEXTS: &[&str] = &["default", "local-test", "from-sipp"];
+
+/// `POST /channels/{id}/continue`: the channel leaves Stasis (StasisEnd) alive; sent to a
+/// context the dialplan does not have, it is then destroyed with cause 0, as Asterisk does.
+fn continue_in_dialplan(state: &mut State, id: &str, query: &Query) -> Response<Body> {
     if let Some(refused) = in_stasis(state, id) {
         return refused;
     }
@@ -893,7 +952,23 @@ fn continue_in_dialplan(state: &mut State, id: &str) -> Response<Body> {
         leave_bridge(state, &bridge, id);
     }
     channel_event(state, id, "StasisEnd", serde_json::json!({}));
-    if let Some(c) = state.channels.get_mut(id) {
+    let nowhere = query
+        .get("context")
+        .is_some_and(|c| !CONTEXTS.contains(&c.as_str()));
+    if nowhere {
+        // The application still hears of the channel's end.
+        channel_event(
+            state,
+            id,
+            "ChannelDestroyed",
+            serde_json::json!({ "cause": 0, "cause_txt": cause_text(0) }),
+        );
+        if let Some(gone) = state.channels.remove(id)
+            && let Some(partner) = gone.partner
+        {
+            state.channels.remove(&partner);
+        }
+    } else if let Some(c) = state.channels.get_mut(id) {
         c.app = None;
     }
     no_content()
@@ -914,18 +989,23 @@ fn originate(shared: &Arc<Shared>, state: &mut State, query: &Query) -> Response
     if !allocatable(endpoint) {
         return allocation_failed();
     }
-    let id = match query.get("channelId") {
-        Some(id) => id.clone(),
-        None => state.unique_id(),
-    };
     let mut create_query = query.clone();
     create_query.remove("app");
     create_query.remove("appArgs");
-    create_query.insert("channelId".into(), id.clone());
     let response = create(state, &create_query);
     if response.status() != StatusCode::OK {
         return response;
     }
+    // The channel just created: the one named with the highest sequence.
+    let Some(id) = state
+        .channels
+        .values()
+        .filter(|c| c.created && c.endpoint == *endpoint && !c.model.name.ends_with(";2"))
+        .max_by(|a, b| a.model.name.cmp(&b.model.name))
+        .map(|c| c.model.id.clone())
+    else {
+        return response;
+    };
     let args: Vec<String> = query
         .get("appArgs")
         .map(|a| a.split(',').map(String::from).collect())

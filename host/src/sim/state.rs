@@ -22,6 +22,8 @@ pub(crate) struct SimChannel {
     pub dialed: bool,
     pub bridge: Option<String>,
     pub vars: HashMap<String, String>,
+    /// The other half of a Local channel.
+    pub partner: Option<String>,
     /// Bumped on every state change, so a timer set earlier can tell it is stale.
     pub generation: u64,
 }
@@ -59,6 +61,8 @@ pub(crate) struct State {
     pub playbacks: HashMap<String, String>,
     pub next_socket: u64,
     pub next_id: u64,
+    /// Sequence in channel names, such as the `00000002` of `PJSIP/alice-00000002`.
+    pub next_name: u64,
     /// Asterisk's unique ids look like `<epoch>.<n>`.
     pub epoch: u64,
 }
