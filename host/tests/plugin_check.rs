@@ -107,36 +107,48 @@ fn early_dial_passes_and_its_interface_is_printed() {
     );
 }
 
-#[test]
-fn plugin_call_prints_the_reply_as_json() {
+/// Runs `callwasm plugin call` on early-dial with this event and call JSON; returns the
+/// output and the event file's path (errors name it).
+fn plugin_call(event: &str, call: &str, extra: &[&str]) -> (Output, std::path::PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let event = dir.path().join("event.json");
+    let event_file = dir.path().join("event.json");
     let call_file = dir.path().join("call.json");
-    std::fs::write(&event, r#""Started""#).expect("write");
-    let record = call(&["alice"], vec![caller("100")]);
-    std::fs::write(&call_file, serde_json::to_string(&record).expect("json")).expect("write");
+    std::fs::write(&event_file, event).expect("write");
+    std::fs::write(&call_file, call).expect("write");
     let path = plugin_path("early-dial");
-    let out = callwasm(
-        &[
-            "plugin",
-            "call",
-            path.to_str().expect("utf-8"),
-            "--event",
-            event.to_str().expect("utf-8"),
-            "--call",
-            call_file.to_str().expect("utf-8"),
-            "--setting",
-            "caller_id_number=5551000",
-        ],
-        dir.path(),
-    );
+    let mut args = vec![
+        "plugin",
+        "call",
+        path.to_str().expect("utf-8"),
+        "--event",
+        event_file.to_str().expect("utf-8"),
+        "--call",
+        call_file.to_str().expect("utf-8"),
+    ];
+    args.extend_from_slice(extra);
+    (callwasm(&args, dir.path()), event_file)
+}
+
+/// The reply of a `plugin call` that must succeed.
+fn reply_of(out: &Output) -> serde_json::Value {
     assert_eq!(
         out.status.code(),
         Some(0),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let reply: serde_json::Value = serde_json::from_slice(&out.stdout).expect("reply is JSON");
+    serde_json::from_slice(&out.stdout).expect("reply is JSON")
+}
+
+#[test]
+fn plugin_call_prints_the_reply_as_json() {
+    let record = call(&["alice"], vec![caller("100")]);
+    let (out, _) = plugin_call(
+        r#""Started""#,
+        &serde_json::to_string(&record).expect("json"),
+        &["--setting", "caller_id_number=5551000"],
+    );
+    let reply = reply_of(&out);
     assert_eq!(
         reply["commands"][0],
         serde_json::json!({"Create": {
@@ -157,14 +169,6 @@ fn plugin_call_prints_the_reply_as_json() {
 
 #[test]
 fn plugin_call_takes_state_as_text() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let event = dir.path().join("event.json");
-    let call_file = dir.path().join("call.json");
-    std::fs::write(
-        &event,
-        r#"{"DialStatus": {"leg": "agent", "status": "Busy"}}"#,
-    )
-    .expect("write");
     let mut record = serde_json::to_value(call(
         &["alice"],
         vec![
@@ -175,50 +179,20 @@ fn plugin_call_takes_state_as_text() {
     .expect("json");
     // ...and taken back as text: a plugin that is already finishing does nothing on busy.
     record["state"] = serde_json::json!(r#"{"pending_cause":null,"finishing":true}"#);
-    std::fs::write(&call_file, record.to_string()).expect("write");
-    let path = plugin_path("early-dial");
-    let out = callwasm(
-        &[
-            "plugin",
-            "call",
-            path.to_str().expect("utf-8"),
-            "--event",
-            event.to_str().expect("utf-8"),
-            "--call",
-            call_file.to_str().expect("utf-8"),
-        ],
-        dir.path(),
+    let (out, _) = plugin_call(
+        r#"{"DialStatus": {"leg": "agent", "status": "Busy"}}"#,
+        &record.to_string(),
+        &[],
     );
     assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        reply_of(&out),
+        serde_json::json!({"commands": [], "state": null})
     );
-    let reply: serde_json::Value = serde_json::from_slice(&out.stdout).expect("reply is JSON");
-    assert_eq!(reply, serde_json::json!({"commands": [], "state": null}));
 }
 
 #[test]
 fn plugin_call_names_a_malformed_event_file() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let event = dir.path().join("event.json");
-    let call_file = dir.path().join("call.json");
-    std::fs::write(&event, r#"{"Exploded": 1}"#).expect("write");
-    std::fs::write(&call_file, "{}").expect("write");
-    let path = plugin_path("early-dial");
-    let out = callwasm(
-        &[
-            "plugin",
-            "call",
-            path.to_str().expect("utf-8"),
-            "--event",
-            event.to_str().expect("utf-8"),
-            "--call",
-            call_file.to_str().expect("utf-8"),
-        ],
-        dir.path(),
-    );
+    let (out, event) = plugin_call(r#"{"Exploded": 1}"#, "{}", &[]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -48,15 +48,7 @@ impl InboundCall {
             q.get("exten").map(String::as_str).unwrap_or("100"),
         );
         call.caller_name = q.get("name").cloned().unwrap_or_default();
-        call.args = q
-            .get("args")
-            .map(|a| {
-                a.split(',')
-                    .filter(|s| !s.is_empty())
-                    .map(String::from)
-                    .collect()
-            })
-            .unwrap_or_default();
+        call.args = super::state::comma_list(q.get("args"));
         if let Some(ms) = q.get("hangup_after_ms") {
             let ms: u64 = ms
                 .parse()

@@ -4,7 +4,7 @@
 
 use super::endpoints::{Behaviour, TECHNOLOGIES, behaviour_of};
 use super::server::{Body, Shared, application, json, lock, message, no_content};
-use super::state::{SimBridge, SimChannel, State, timestamp};
+use super::state::{SimBridge, SimChannel, State, comma_list, new_channel, timestamp};
 use crate::ari::models::{Bridge, Channel};
 use hyper::{Method, Response, StatusCode};
 use std::collections::HashMap;
@@ -246,20 +246,13 @@ fn create(state: &mut State, query: &Query) -> Response<Body> {
             .split_once('/')
             .and_then(|(_, r)| r.split_once('@'))
             .unwrap_or(("s", "default"));
-        let half = Channel {
-            id: other.clone(),
-            name: format!("{endpoint}-{seq:08x};2"),
-            state: "Ring".into(),
-            dialplan: crate::ari::models::DialplanCep {
-                context: context.into(),
-                exten: exten.into(),
-                priority: 1,
-                ..Default::default()
-            },
-            creationtime: timestamp(),
-            language: "en".into(),
-            ..Channel::default()
-        };
+        let half = new_channel(
+            &other,
+            format!("{endpoint}-{seq:08x};2"),
+            "Ring",
+            context,
+            exten,
+        );
         state.channels.insert(
             other.clone(),
             SimChannel {
@@ -270,20 +263,7 @@ fn create(state: &mut State, query: &Query) -> Response<Body> {
             },
         );
     }
-    let model = Channel {
-        id: id.clone(),
-        name,
-        state: "Down".into(),
-        dialplan: crate::ari::models::DialplanCep {
-            context: "default".into(),
-            exten: "s".into(),
-            priority: 1,
-            ..Default::default()
-        },
-        creationtime: timestamp(),
-        language: "en".into(),
-        ..Channel::default()
-    };
+    let model = new_channel(&id, name, "Down", "default", "s");
     state.channels.insert(
         id.clone(),
         SimChannel {
@@ -703,12 +683,7 @@ fn bridge_event(state: &State, bridge: &str, channel: Option<&str>, kind: &str) 
 }
 
 fn channel_list(query: &Query) -> Option<Vec<String>> {
-    query.get("channel").map(|c| {
-        c.split(',')
-            .filter(|s| !s.is_empty())
-            .map(String::from)
-            .collect()
-    })
+    query.get("channel").map(|c| comma_list(Some(c)))
 }
 
 /// `addChannel`: unknown channel 400, channel not in Stasis 422 (as Asterisk 22 answers).

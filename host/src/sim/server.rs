@@ -3,8 +3,8 @@
 
 use super::calls::InboundCall;
 use super::faults::Faults;
-use super::state::{Outgoing, SimChannel, State, timestamp};
-use crate::ari::models::{Application, Channel, DialplanCep};
+use super::state::{Outgoing, SimChannel, State, comma_list, new_channel, timestamp};
+use crate::ari::models::{Application, Channel};
 use base64::Engine as _;
 use futures_util::{SinkExt, StreamExt};
 use http_body_util::Full;
@@ -220,29 +220,24 @@ impl Sim {
 fn inbound(shared: &Shared, app: &str, caller: (&str, &str), exten: &str, args: &[&str]) -> String {
     let mut state = lock(&shared.state);
     let id = state.unique_id();
-    let seq = state.next_id;
-    let channel = Channel {
-        id: id.clone(),
-        name: format!("PJSIP/sipp-{seq:08x}"),
-        state: "Ring".into(),
-        caller: crate::ari::models::CallerId {
-            name: caller.0.into(),
-            number: caller.1.into(),
-        },
-        dialplan: DialplanCep {
-            context: "from-sipp".into(),
-            exten: exten.into(),
-            priority: 1,
-            app_name: "Stasis".into(),
-            app_data: std::iter::once(app)
-                .chain(args.iter().copied())
-                .collect::<Vec<_>>()
-                .join(","),
-        },
-        creationtime: timestamp(),
-        language: "en".into(),
-        ..Channel::default()
+    state.next_name += 1;
+    let seq = state.next_name;
+    let mut channel = new_channel(
+        &id,
+        format!("PJSIP/sipp-{seq:08x}"),
+        "Ring",
+        "from-sipp",
+        exten,
+    );
+    channel.caller = crate::ari::models::CallerId {
+        name: caller.0.into(),
+        number: caller.1.into(),
     };
+    channel.dialplan.app_name = "Stasis".into();
+    channel.dialplan.app_data = std::iter::once(app)
+        .chain(args.iter().copied())
+        .collect::<Vec<_>>()
+        .join(",");
     state.channels.insert(
         id.clone(),
         SimChannel {
@@ -440,15 +435,7 @@ fn upgrade_events(
     req: Request<Incoming>,
     query: &HashMap<String, String>,
 ) -> Response<Body> {
-    let apps: Vec<String> = query
-        .get("app")
-        .map(|a| {
-            a.split(',')
-                .filter(|s| !s.is_empty())
-                .map(String::from)
-                .collect()
-        })
-        .unwrap_or_default();
+    let apps = comma_list(query.get("app"));
     if apps.is_empty() {
         return message(StatusCode::BAD_REQUEST, "app parameter is required");
     }

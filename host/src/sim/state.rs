@@ -142,6 +142,42 @@ impl State {
     }
 }
 
+/// A new channel as Asterisk reports it: `state` at `context,exten,1`, created now.
+pub(crate) fn new_channel(
+    id: &str,
+    name: String,
+    state: &str,
+    context: &str,
+    exten: &str,
+) -> Channel {
+    Channel {
+        id: id.to_string(),
+        name,
+        state: state.into(),
+        dialplan: crate::ari::models::DialplanCep {
+            context: context.into(),
+            exten: exten.into(),
+            priority: 1,
+            ..Default::default()
+        },
+        creationtime: timestamp(),
+        language: "en".into(),
+        ..Channel::default()
+    }
+}
+
+/// A comma-separated parameter (`app=a,b`, `channel=c1,c2`) as a list; empty entries dropped.
+pub(crate) fn comma_list(value: Option<&String>) -> Vec<String> {
+    value
+        .map(|v| {
+            v.split(',')
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Asterisk's timestamp format, such as `2026-11-26T05:00:00.000+0000`.
 pub(crate) fn timestamp() -> String {
     let now = std::time::SystemTime::now()
