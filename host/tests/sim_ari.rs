@@ -485,7 +485,8 @@ async fn the_sim_command_places_calls_with_scripted_callers() {
 }
 
 /// Originate into the application: dialed at once, StasisStart (state Up) once answered,
-/// as the captured c2 sample shows.
+/// as the captured b and c2 samples show; the Local channel's `;2` half answers first and the
+/// application hears of it.
 #[tokio::test]
 async fn an_originated_channel_enters_stasis_when_answered() {
     let sim = Sim::start(SimConfig::default()).await.expect("sim");
@@ -498,9 +499,10 @@ async fn an_originated_channel_enters_stasis_when_answered() {
     .await;
     assert_eq!(status, 200);
     assert_eq!(
-        events(&mut ws, 4).await,
+        events(&mut ws, 5).await,
         vec![
             "Dial ",
+            "ChannelStateChange Up",
             "ChannelStateChange Up",
             "Dial ANSWER",
             "StasisStart"

@@ -3,7 +3,7 @@
 //! sequence (types, order, states, dialstatus, causes; ids and timestamps normalised) must
 //! match what Asterisk 22.10.1 did. Reads ../shared/ari-samples at test time.
 
-use callwasm::sim::{Sim, SimConfig};
+use callwasm::sim::{CallerBehaviour, InboundCall, Sim, SimConfig};
 use futures_util::StreamExt;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -11,13 +11,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Requests for resources the simulator does not model (snoop, hold, mute, DTMF sending,
-/// endpoints, user events): the sample's answer is not compared.
+/// endpoints, sounds, modules, user events): the sample's answer is not compared.
 const NOT_MODELLED: &[&str] = &[
     "/snoop",
     "/hold",
     "/mute",
     "/dtmf",
-    "/endpoints/",
+    "/endpoints",
+    "/sounds",
+    "/asterisk/modules",
+    "/asterisk/variable",
     "/move",
     "/events/user",
     "/subscription",
@@ -27,12 +30,14 @@ const NOT_MODELLED: &[&str] = &[
 const COMPARED: &[&str] = &[
     "StasisStart",
     "StasisEnd",
+    "ChannelCreated",
     "ChannelStateChange",
     "Dial",
     "ChannelHangupRequest",
     "ChannelDestroyed",
     "ChannelEnteredBridge",
     "ChannelLeftBridge",
+    "ApplicationReplaced",
 ];
 
 fn sample(name: &str) -> Option<serde_json::Value> {
@@ -48,7 +53,8 @@ fn sample(name: &str) -> Option<serde_json::Value> {
     }
 }
 
-/// The channel an event is about, and its comparable signature.
+/// The channel an event is about (`-` for an application event), and its comparable
+/// signature.
 fn signature(event: &serde_json::Value) -> Option<(String, String)> {
     let kind = event["type"].as_str()?;
     if !COMPARED.contains(&kind) {
@@ -59,7 +65,7 @@ fn signature(event: &serde_json::Value) -> Option<(String, String)> {
     } else {
         &event["channel"]
     };
-    let id = channel["id"].as_str()?.to_string();
+    let id = channel["id"].as_str().unwrap_or("-").to_string();
     let mut sig = format!(
         "{kind} state={}",
         channel["state"].as_str().unwrap_or_default()
@@ -107,71 +113,135 @@ fn map_ids(text: &str, ids: &HashMap<String, String>) -> String {
     out
 }
 
-async fn replay(name: &str) {
-    let Some(doc) = sample(name) else { return };
-    let sim = Sim::start(SimConfig::default()).await.expect("sim");
-    let url = format!(
-        "ws://{}/ari/events?app=router&api_key=asterisk:asterisk",
-        sim.addr()
-    );
+/// One event socket of the replay, named as in the sample (`ws1`, `ws2`, …).
+struct Socket {
+    received: Arc<Mutex<Vec<serde_json::Value>>>,
+    close: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn open_socket(sim: &Sim, uri: &str) -> Socket {
+    // The sample's URI, pointed at the simulator.
+    let query = uri.split_once('?').map(|(_, q)| q).unwrap_or_default();
+    let url = format!("ws://{}/ari/events?{query}", sim.addr());
     let (mut ws, _) = tokio_tungstenite::connect_async(url)
         .await
         .expect("websocket");
     let received = Arc::new(Mutex::new(Vec::<serde_json::Value>::new()));
     let sink = received.clone();
+    let (close, mut closing) = tokio::sync::oneshot::channel();
     tokio::spawn(async move {
-        while let Some(Ok(message)) = ws.next().await {
-            if let Ok(text) = message.to_text()
-                && let Ok(event) = serde_json::from_str(text)
-            {
-                sink.lock().unwrap().push(event);
+        loop {
+            tokio::select! {
+                message = ws.next() => match message {
+                    Some(Ok(message)) => {
+                        if let Ok(text) = message.to_text()
+                            && let Ok(event) = serde_json::from_str(text)
+                        {
+                            sink.lock().unwrap().push(event);
+                        }
+                    }
+                    _ => break,
+                },
+                _ = &mut closing => {
+                    let _ = ws.close(None).await;
+                    break;
+                }
             }
         }
     });
+    Socket { received, close }
+}
+
+/// Events grouped by socket, application and channel, each a list of signatures.
+type Grouped = HashMap<(String, String, String), Vec<String>>;
+
+fn group(events: &[(String, serde_json::Value)], translate: &dyn Fn(&str) -> String) -> Grouped {
+    let mut by = Grouped::new();
+    for (ws, e) in events {
+        if let Some((id, sig)) = signature(e) {
+            let app = e["application"].as_str().unwrap_or_default().to_string();
+            by.entry((ws.clone(), app, translate(&id)))
+                .or_default()
+                .push(sig);
+        }
+    }
+    by
+}
+
+/// Replays sample `name` against a fresh simulator; inbound callers behave as `caller` says.
+async fn replay(name: &str, caller: CallerBehaviour) {
+    let Some(doc) = sample(name) else { return };
+    let sim = Sim::start(SimConfig::default()).await.expect("sim");
     let client = reqwest_like::Client::new(sim.addr());
+    let mut sockets: HashMap<String, Socket> = HashMap::new();
+    let mut closed: Vec<(String, Socket)> = Vec::new();
 
     let mut ids: HashMap<String, String> = HashMap::new();
-    let mut expected: Vec<serde_json::Value> = Vec::new();
+    let mut expected: Vec<(String, serde_json::Value)> = Vec::new();
     let mut last_t = 0.0;
     for entry in doc["log"].as_array().expect("log") {
         let t = entry["t"].as_f64().unwrap_or(last_t);
-        match entry["kind"].as_str() {
-            Some("event") => {
+        let kind = entry["kind"].as_str().unwrap_or_default();
+        // Keep the sample's pacing, so timers (busy after 5 s, dial timeouts) line up.
+        if matches!(kind, "rest" | "ws-open" | "ws-closed") {
+            let wait = (t - last_t).clamp(0.0, 6.0);
+            tokio::time::sleep(Duration::from_secs_f64(wait)).await;
+            last_t = t;
+        }
+        let ws = entry["ws"].as_str().unwrap_or_default().to_string();
+        match kind {
+            "ws-open" => {
+                let socket = open_socket(&sim, entry["uri"].as_str().unwrap_or_default()).await;
+                sockets.insert(ws, socket);
+                // Let the simulator register the socket before the next request.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            "ws-closed" => {
+                if let Some(socket) = sockets.remove(&ws) {
+                    closed.push((ws, socket));
+                    let (_, socket) = closed.last_mut().expect("just pushed");
+                    let (tx, _) = tokio::sync::oneshot::channel();
+                    let _ = std::mem::replace(&mut socket.close, tx).send(());
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+            "event" => {
                 let event = &entry["event"];
                 // A call that arrived from SIP: place it the same way.
                 if event["type"] == "StasisStart"
                     && event["channel"]["state"] == "Ring"
+                    && event["channel"]["name"]
+                        .as_str()
+                        .is_some_and(|n| n.starts_with("PJSIP/"))
                     && let Some(id) = event["channel"]["id"].as_str()
                     && !ids.contains_key(id)
                 {
                     let ch = &event["channel"];
-                    let args: Vec<&str> = event["args"]
-                        .as_array()
-                        .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
-                        .unwrap_or_default();
-                    let sim_id = sim.inbound_call(
-                        "router",
-                        (
-                            ch["caller"]["name"].as_str().unwrap_or_default(),
-                            ch["caller"]["number"].as_str().unwrap_or_default(),
-                        ),
+                    let mut call = InboundCall::new(
+                        event["application"].as_str().unwrap_or("router"),
+                        ch["caller"]["number"].as_str().unwrap_or_default(),
                         ch["dialplan"]["exten"].as_str().unwrap_or_default(),
-                        &args,
                     );
-                    ids.insert(id.to_string(), sim_id);
+                    call.caller_name = ch["caller"]["name"].as_str().unwrap_or_default().into();
+                    call.args = event["args"]
+                        .as_array()
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|v| v.as_str().map(String::from))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    call.behaviour = caller.clone();
+                    ids.insert(id.to_string(), sim.place_call(&call));
                 }
-                expected.push(event.clone());
+                expected.push((ws, event.clone()));
             }
-            Some("rest") => {
+            "rest" => {
                 let request = entry["request"].as_str().unwrap_or_default();
                 let (method, path) = request.split_once(' ').unwrap_or(("GET", request));
                 if NOT_MODELLED.iter().any(|p| path.contains(p)) || path.contains('(') {
                     continue;
                 }
-                // Keep the sample's pacing, so timers (busy after 5 s, dial timeouts) line up.
-                let wait = (t - last_t).clamp(0.0, 6.0);
-                tokio::time::sleep(Duration::from_secs_f64(wait)).await;
-                last_t = t;
                 infer_ids(path, &mut ids);
                 let mut query = Vec::new();
                 if let Some(params) = entry["params"].as_object() {
@@ -186,6 +256,11 @@ async fn replay(name: &str) {
                 let (status, body) = client.request(method, &map_ids(path, &ids), &query).await;
                 let want = entry["status"].as_u64().unwrap_or_default() as u16;
                 assert_eq!(status, want, "{name}: {request} {query:?}: {body}");
+                // Lists hold as many items as Asterisk's did.
+                if let (Some(theirs), Some(ours)) = (entry["response"].as_array(), body.as_array())
+                {
+                    assert_eq!(ours.len(), theirs.len(), "{name}: {request}: {body}");
+                }
                 // Ids Asterisk chose map to the ids the simulator chose.
                 if let (Some(theirs), Some(ours)) =
                     (entry["response"]["id"].as_str(), body["id"].as_str())
@@ -210,52 +285,61 @@ async fn replay(name: &str) {
     let tail = (last_event - last_t).clamp(0.0, 6.0) + 0.5;
     tokio::time::sleep(Duration::from_secs_f64(tail)).await;
 
-    let got = received.lock().unwrap().clone();
-    let reverse: HashMap<&String, &String> = ids.iter().map(|(k, v)| (v, k)).collect();
-    let per_channel = |events: &[serde_json::Value], translate: bool| {
-        let mut by: HashMap<String, Vec<String>> = HashMap::new();
-        for e in events {
-            if let Some((id, sig)) = signature(e) {
-                let id = if translate {
-                    reverse.get(&id).map(|s| s.to_string()).unwrap_or(id)
-                } else {
-                    id
-                };
-                by.entry(id).or_default().push(sig);
+    // Channels seen only in events (a Local channel's `;2` half) map like the others.
+    for (_, event) in &expected {
+        for channel in [&event["channel"], &event["peer"]] {
+            if let Some(id) = channel["id"].as_str() {
+                infer_ids(id, &mut ids);
             }
         }
-        by
-    };
-    let want = per_channel(&expected, false);
-    let have = per_channel(&got, true);
-    for sample_id in ids.keys() {
-        let Some(want) = want.get(sample_id) else {
-            continue;
-        };
-        // Only the application's own channels: a Local channel's `;2` half runs the dialplan
-        // outside Stasis, and its events (which Asterisk sends after an originate) are not
-        // modelled; its REST answers were compared above.
-        if !want
-            .iter()
-            .any(|e| e.starts_with("StasisStart") || e.starts_with("Dial"))
-        {
+    }
+    let mut got: Vec<(String, serde_json::Value)> = Vec::new();
+    for (ws, socket) in sockets.iter().chain(closed.iter().map(|(w, s)| (w, s))) {
+        for event in socket.received.lock().unwrap().iter() {
+            got.push((ws.clone(), event.clone()));
+        }
+    }
+    let reverse: HashMap<&String, &String> = ids.iter().map(|(k, v)| (v, k)).collect();
+    let want = group(&expected, &|id: &str| id.to_string());
+    let have = group(&got, &|id: &str| {
+        reverse
+            .get(&id.to_string())
+            .map_or(id.to_string(), |s| s.to_string())
+    });
+    let mut compared = 0;
+    for (key, want) in &want {
+        let (_, _, channel) = key;
+        // Channels the simulator does not model (snoop channels) are left out.
+        if channel != "-" && !ids.contains_key(channel) {
             continue;
         }
-        let have = have.get(sample_id).cloned().unwrap_or_default();
-        if want
-            .last()
-            .is_some_and(|l| l.starts_with("ChannelDestroyed"))
+        compared += 1;
+        let have = have.get(key).cloned().unwrap_or_default();
+        if channel == "-"
+            || want
+                .last()
+                .is_some_and(|l| l.starts_with("ChannelDestroyed"))
         {
-            assert_eq!(&have, want, "{name}: channel {sample_id}");
+            assert_eq!(&have, want, "{name}: {key:?}");
         } else {
             // The capture ended before this channel did (a SIP channel waits for its
             // transaction to end): what was captured must be how ours began.
             assert!(
                 have.starts_with(want),
-                "{name}: channel {sample_id}\n want prefix {want:?}\n have {have:?}"
+                "{name}: {key:?}\n want prefix {want:?}\n have {have:?}"
             );
         }
     }
+    // And nothing the sample did not have, on any socket, application and channel compared.
+    for (key, have) in &have {
+        if !want.contains_key(key) && (key.2 == "-" || ids.contains_key(&key.2)) {
+            panic!("{name}: unexpected events for {key:?}: {have:?}");
+        }
+    }
+    assert!(
+        compared > 0 || expected.is_empty(),
+        "{name}: nothing compared"
+    );
 }
 
 /// A minimal HTTP client on hyper for the replay (Basic auth, query string).
@@ -314,24 +398,75 @@ mod reqwest_like {
 
 #[tokio::test]
 async fn create_bridge_dial_matches_asterisk() {
-    replay("c_create_bridge_dial.json").await;
+    replay("c_create_bridge_dial.json", CallerBehaviour::default()).await;
 }
 
 #[tokio::test]
 async fn busy_no_answer_and_far_hangup_match_asterisk() {
-    replay("c3_dial_busy_noanswer_farhangup.json").await;
+    replay(
+        "c3_dial_busy_noanswer_farhangup.json",
+        CallerBehaviour::default(),
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn an_inbound_call_deleted_in_stasis_matches_asterisk() {
-    replay("s1_sipp_uac_into_stasis_delete.json").await;
+    replay(
+        "s1_sipp_uac_into_stasis_delete.json",
+        CallerBehaviour::default(),
+    )
+    .await;
 }
 #[tokio::test]
 async fn bridging_the_caller_and_a_created_callee_matches_asterisk() {
-    replay("c2_bridge_caller_and_created_callee.json").await;
+    replay(
+        "c2_bridge_caller_and_created_callee.json",
+        CallerBehaviour::default(),
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn error_codes_match_asterisk() {
-    replay("e_error_codes.json").await;
+    replay("e_error_codes.json", CallerBehaviour::default()).await;
+}
+
+#[tokio::test]
+async fn asterisk_info_and_empty_lists_match_asterisk() {
+    replay("a_asterisk_info.json", CallerBehaviour::default()).await;
+}
+
+#[tokio::test]
+async fn originating_a_local_channel_matches_asterisk() {
+    replay("b_originate_local.json", CallerBehaviour::default()).await;
+}
+
+#[tokio::test]
+async fn both_local_halves_in_stasis_match_asterisk() {
+    replay("c4_local_both_halves.json", CallerBehaviour::default()).await;
+}
+
+#[tokio::test]
+async fn an_answered_caller_hanging_up_matches_asterisk() {
+    // SIPp's `-d 2000`: the phone hangs up 2 s after it is answered.
+    let caller = CallerBehaviour {
+        hangup_after_answer: Some(Duration::from_millis(2000)),
+        ..CallerBehaviour::default()
+    };
+    replay("s2_sipp_uac_answered_remote_bye.json", caller).await;
+}
+
+#[tokio::test]
+async fn two_websockets_on_one_app_match_asterisk() {
+    replay("w_two_websockets_same_app.json", CallerBehaviour::default()).await;
+}
+
+#[tokio::test]
+async fn originating_into_an_unregistered_app_matches_asterisk() {
+    replay(
+        "w_stasis_app_not_registered.json",
+        CallerBehaviour::default(),
+    )
+    .await;
 }

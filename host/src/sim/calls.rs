@@ -8,6 +8,9 @@ use std::time::Duration;
 pub struct CallerBehaviour {
     /// Hangs up this long after entering (cause 16); None stays until hung up.
     pub hangup_after: Option<Duration>,
+    /// Hangs up this long after the router answers it (cause 16), as a SIP phone that talks
+    /// for a while does.
+    pub hangup_after_answer: Option<Duration>,
     /// DTMF digits sent at these times after entering.
     pub dtmf: Vec<(Duration, char)>,
 }
@@ -39,7 +42,8 @@ impl InboundCall {
     }
 
     /// Reads a call from the control endpoint's query: `app`, `number`, `name`, `exten`,
-    /// `args` (comma-separated), `hangup_after_ms`, `dtmf` (`digit@ms,…`).
+    /// `args` (comma-separated), `hangup_after_ms`, `hangup_after_answer_ms`, `dtmf`
+    /// (`digit@ms,…`).
     pub fn from_query(q: &std::collections::HashMap<String, String>) -> Result<Self, String> {
         let app = q.get("app").ok_or("app is required")?;
         let mut call = InboundCall::new(
@@ -49,12 +53,17 @@ impl InboundCall {
         );
         call.caller_name = q.get("name").cloned().unwrap_or_default();
         call.args = super::state::comma_list(q.get("args"));
-        if let Some(ms) = q.get("hangup_after_ms") {
-            let ms: u64 = ms
-                .parse()
-                .map_err(|_| format!("hangup_after_ms: not a number: {ms}"))?;
-            call.behaviour.hangup_after = Some(Duration::from_millis(ms));
-        }
+        let millis = |key: &str| -> Result<Option<Duration>, String> {
+            q.get(key)
+                .map(|ms| {
+                    ms.parse()
+                        .map(Duration::from_millis)
+                        .map_err(|_| format!("{key}: not a number: {ms}"))
+                })
+                .transpose()
+        };
+        call.behaviour.hangup_after = millis("hangup_after_ms")?;
+        call.behaviour.hangup_after_answer = millis("hangup_after_answer_ms")?;
         if let Some(list) = q.get("dtmf") {
             for entry in list.split(',').filter(|e| !e.is_empty()) {
                 let (digit, at) = entry

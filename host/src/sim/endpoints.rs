@@ -19,6 +19,9 @@ pub enum Behaviour {
     AnswerThenHangup { after: Duration, hold: Duration },
     /// Sends early media (progress) at once, answers after `after`.
     EarlyMedia { after: Duration },
+    /// A Local channel whose `;2` half enters the dialing channel's application (as
+    /// `Stasis(app,${EXTEN})` in its dialplan would) and answers.
+    Stasis,
 }
 
 /// A rule: endpoints whose name matches `pattern` behave like this. `*` matches any run of
@@ -43,7 +46,7 @@ impl EndpointRule {
 pub const TECHNOLOGIES: &[&str] = &["PJSIP", "SIP", "IAX2", "Local", "DAHDI"];
 
 /// The rules the simulator starts with, after the dialplan of the captured samples
-/// (`local-test`: 1XX/2XX answer, 4XX ring forever, 5XX busy, 6XX answer then hang up after
+/// (`local-test`: 1XX/2XX answer, 3XX both Local halves in Stasis, 4XX ring forever, 5XX busy, 6XX answer then hang up after
 /// 2 s, 7XX/8XX/9XX answer) and names that say what they do (`PJSIP/busy-…`, `PJSIP/unavailable-…`).
 pub fn default_rules() -> Vec<EndpointRule> {
     use Behaviour::*;
@@ -74,6 +77,7 @@ pub fn default_rules() -> Vec<EndpointRule> {
                 after: Duration::ZERO,
             },
         ),
+        EndpointRule::new("Local/3??@*", Stasis),
         EndpointRule::new("Local/4??@*", RingForever),
         EndpointRule::new("Local/5??@*", Busy),
         EndpointRule::new(

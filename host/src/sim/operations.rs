@@ -50,7 +50,20 @@ pub(super) fn route(
             let list: Vec<&Channel> = state.channels.values().map(|c| &c.model).collect();
             json(StatusCode::OK, serde_json::json!(list))
         }
-        (Method::POST, ["channels", "create"]) => create(state, query),
+        (Method::POST, ["channels", "create"]) => {
+            let response = create(state, query);
+            // Without an application nothing holds the new channel: Asterisk answers 200
+            // and the channel is gone at once.
+            if !query.contains_key("app")
+                && let Some(id) = created_id(state, query)
+            {
+                let partner = state.channels.remove(&id).and_then(|c| c.partner);
+                if let Some(partner) = partner {
+                    state.channels.remove(&partner);
+                }
+            }
+            response
+        }
         (Method::POST, ["channels"]) => originate(shared, state, query),
         (Method::PUT | Method::PATCH, ["channels"]) => {
             message(StatusCode::METHOD_NOT_ALLOWED, "Invalid method")
@@ -74,7 +87,7 @@ pub(super) fn route(
                 .unwrap_or(16);
             match state.channels.contains_key(*id) {
                 true => {
-                    hang_up(state, id, LOCAL_HANGUP_REQUEST, cause);
+                    hang_up(state, id, Some(LOCAL_HANGUP_REQUEST), cause);
                     no_content()
                 }
                 false => message(StatusCode::NOT_FOUND, "Channel not found"),
@@ -82,7 +95,7 @@ pub(super) fn route(
         }
         (Method::POST, ["channels", id, "dial"]) => dial(shared, state, id, query),
         (Method::POST, ["channels", id, op @ ("answer" | "ring" | "progress")]) => {
-            signal(state, id, op)
+            signal(shared, state, id, op)
         }
         (Method::POST, ["channels", id, "variable"]) => set_variable(state, id, query),
         (Method::GET, ["channels", id, "variable"]) => get_variable(state, id, query),
@@ -133,20 +146,26 @@ fn set_filter(state: &mut State, name: &str, body: &[u8]) -> Response<Body> {
     }
 }
 
-/// The application a channel's events go to: the one it is in, or the one it will enter.
-fn subscriber(channel: &SimChannel) -> Option<&str> {
-    channel
-        .app
-        .as_deref()
-        .or(channel.pending.as_ref().map(|(app, _)| app.as_str()))
-}
-
 /// The far end answered: Up, Dial ANSWER, and an originated channel enters its application.
+/// A Local channel's `;2` half (running the dialplan) answers first.
 fn answered(state: &mut State, id: &str, caller: Option<&str>) {
+    if let Some(partner) = state.channels.get(id).and_then(|c| c.partner.clone())
+        && state
+            .channels
+            .get(&partner)
+            .is_some_and(|p| p.app.is_none())
+    {
+        set_state(state, &partner, "Up");
+    }
     set_state(state, id, "Up");
     dial_event(state, id, "ANSWER", caller);
     let pending = state.channels.get_mut(id).and_then(|c| c.pending.take());
     if let Some((app, args)) = pending {
+        // Stasis() fails for an application with no socket: Asterisk hangs the channel up.
+        if !state.listening(&app) {
+            hang_up(state, id, Some(LOCAL_HANGUP_REQUEST), 16);
+            return;
+        }
         if let Some(c) = state.channels.get_mut(id) {
             c.app = Some(app);
         }
@@ -159,25 +178,49 @@ fn answered(state: &mut State, id: &str, caller: Option<&str>) {
     }
 }
 
-/// An event about a channel, sent to the channel's application.
+/// The applications that get events about a channel, in order: the one it belongs to, then
+/// those subscribed to every channel.
+fn audience<'a>(state: &'a State, channel: &'a SimChannel) -> Vec<&'a str> {
+    let own = channel.subscriber();
+    own.into_iter()
+        .chain(
+            state
+                .apps
+                .iter()
+                .filter(|(name, app)| app.all && Some(name.as_str()) != own)
+                .map(|(name, _)| name.as_str()),
+        )
+        .collect()
+}
+
+/// Sends `event` to each of `apps`, with its `application` field set to each.
+fn announce(state: &State, apps: &[&str], mut event: serde_json::Value) {
+    for app in apps {
+        event["application"] = serde_json::json!(app);
+        state.emit(app, event.clone());
+    }
+}
+
+/// An event about a channel. StasisStart and StasisEnd go to the application the channel is
+/// in; the others to every application watching it.
 fn channel_event(state: &State, id: &str, kind: &str, extra: serde_json::Value) {
     let Some(channel) = state.channels.get(id) else {
         return;
     };
-    let Some(app) = subscriber(channel) else {
-        return;
+    let apps = match kind {
+        "StasisStart" | "StasisEnd" => channel.app.as_deref().into_iter().collect(),
+        _ => audience(state, channel),
     };
     let mut event = serde_json::json!({
         "type": kind,
         "timestamp": timestamp(),
         "channel": channel.model,
         "asterisk_id": "sim",
-        "application": app,
     });
     if let (Some(map), serde_json::Value::Object(more)) = (event.as_object_mut(), extra) {
         map.extend(more);
     }
-    state.emit(app, event);
+    announce(state, &apps, event);
 }
 
 /// Asterisk's 400 for a missing parameter, in its own words.
@@ -204,6 +247,21 @@ fn allocation_failed() -> Response<Body> {
         StatusCode::INTERNAL_SERVER_ERROR,
         serde_json::json!({"error": "Allocation failed"}),
     )
+}
+
+/// The channel `create` just made for `query`: the given id, or the one for the endpoint named
+/// with the highest sequence.
+fn created_id(state: &State, query: &Query) -> Option<String> {
+    if let Some(id) = query.get("channelId") {
+        return Some(id.clone());
+    }
+    let endpoint = query.get("endpoint")?;
+    state
+        .channels
+        .values()
+        .filter(|c| c.created && c.endpoint == *endpoint && !c.model.name.ends_with(";2"))
+        .max_by(|a, b| a.model.name.cmp(&b.model.name))
+        .map(|c| c.model.id.clone())
 }
 
 /// `POST /channels/create`: a channel in Stasis, state Down, not dialed.
@@ -281,6 +339,25 @@ fn create(state: &mut State, query: &Query) -> Response<Body> {
         .get("appArgs")
         .map(|a| a.split(',').collect())
         .unwrap_or_default();
+    // Applications subscribed to every channel hear of each new one (first half first).
+    let everyone: Vec<&str> = state
+        .apps
+        .iter()
+        .filter(|(_, a)| a.all)
+        .map(|(n, _)| n.as_str())
+        .collect();
+    let partner = state.channels.get(&id).and_then(|c| c.partner.clone());
+    for channel in std::iter::once(&id).chain(partner.as_ref()) {
+        if let Some(c) = state.channels.get(channel) {
+            let event = serde_json::json!({
+                "type": "ChannelCreated",
+                "timestamp": timestamp(),
+                "channel": c.model,
+                "asterisk_id": "sim",
+            });
+            announce(state, &everyone, event);
+        }
+    }
     // As on a real Asterisk, StasisStart goes out before the 200 answer.
     channel_event(
         state,
@@ -289,6 +366,32 @@ fn create(state: &mut State, query: &Query) -> Response<Body> {
         serde_json::json!({ "args": args }),
     );
     json(StatusCode::OK, serde_json::json!(model))
+}
+
+/// The `;2` half of the Local channel `id` enters `id`'s application with the dialed
+/// extension as its argument, in state Ring.
+fn local_stasis(state: &mut State, id: &str) {
+    let Some(channel) = state.channels.get(id) else {
+        return;
+    };
+    let (Some(partner), Some(app)) = (channel.partner.clone(), channel.subscriber()) else {
+        return;
+    };
+    let app = app.to_string();
+    let Some(half) = state.channels.get_mut(&partner) else {
+        return;
+    };
+    let exten = half.model.dialplan.exten.clone();
+    half.app = Some(app.clone());
+    half.observer = None;
+    half.model.dialplan.app_name = "Stasis".into();
+    half.model.dialplan.app_data = format!("{app},{exten}");
+    channel_event(
+        state,
+        &partner,
+        "StasisStart",
+        serde_json::json!({ "args": [exten] }),
+    );
 }
 
 /// The `;2` half created for the Local channel `id`.
@@ -316,9 +419,6 @@ fn dial_event(state: &State, id: &str, status: &str, caller: Option<&str>) {
     let Some(channel) = state.channels.get(id) else {
         return;
     };
-    let Some(app) = subscriber(channel) else {
-        return;
-    };
     let mut event = serde_json::json!({
         "type": "Dial",
         "timestamp": timestamp(),
@@ -326,12 +426,11 @@ fn dial_event(state: &State, id: &str, status: &str, caller: Option<&str>) {
         "dialstatus": status,
         "dialstring": channel.endpoint.split_once('/').map(|(_, r)| r).unwrap_or_default(),
         "asterisk_id": "sim",
-        "application": app,
     });
     if let Some(c) = caller.and_then(|c| state.channels.get(c)) {
         event["caller"] = serde_json::json!(c.model);
     }
-    state.emit(app, event);
+    announce(state, &audience(state, channel), event);
 }
 
 /// `POST /channels/{id}/dial`: runs the endpoint's scripted behaviour.
@@ -398,6 +497,14 @@ fn dial(shared: &Arc<Shared>, state: &mut State, id: &str, query: &Query) -> Res
         }
         Behaviour::RingForever => {
             ring(state, id, caller.as_deref());
+            None
+        }
+        Behaviour::Stasis => {
+            local_stasis(state, id);
+            answered(state, id, caller.as_deref());
+            if let Some(partner) = state.channels.get(id).and_then(|c| c.partner.clone()) {
+                set_state(state, &partner, "Up");
+            }
             None
         }
         Behaviour::Busy => {
@@ -468,7 +575,7 @@ fn schedule(
                 answered(&mut state, &id, caller.as_deref());
             }
             Step::Timeout if channel.generation == generation && channel.model.state != "Up" => {
-                hang_up(&mut state, &id, LOCAL_HANGUP_REQUEST, 19);
+                hang_up(&mut state, &id, Some(LOCAL_HANGUP_REQUEST), 19);
             }
             _ => {}
         }
@@ -483,7 +590,20 @@ fn schedule_hangup(shared: &Arc<Shared>, id: &str, delay: Duration, cause: i64) 
         tokio::time::sleep(delay).await;
         let mut state = lock(&shared.state);
         if state.channels.contains_key(&id) {
-            hang_up(&mut state, &id, cause, cause);
+            hang_up(&mut state, &id, Some(cause), cause);
+        }
+    });
+}
+
+/// A caller's phone hangs up (a SIP BYE) after `delay`: a hangup request with no cause.
+fn schedule_far_hangup(shared: &Arc<Shared>, id: &str, delay: Duration) {
+    let shared = shared.clone();
+    let id = id.to_string();
+    tokio::spawn(async move {
+        tokio::time::sleep(delay).await;
+        let mut state = lock(&shared.state);
+        if state.channels.contains_key(&id) {
+            hang_up(&mut state, &id, None, 16);
         }
     });
 }
@@ -509,33 +629,48 @@ pub(super) fn cause_text(cause: i64) -> &'static str {
 /// timeout rather than the far end (seen in every captured sample).
 pub(super) const LOCAL_HANGUP_REQUEST: i64 = 32;
 
-/// Hangs a channel up: HangupRequest (with `request_cause`), leaving its bridge, StasisEnd,
-/// Destroyed (with `cause`).
-pub(super) fn hang_up(state: &mut State, id: &str, request_cause: i64, cause: i64) {
-    channel_event(
-        state,
-        id,
-        "ChannelHangupRequest",
-        serde_json::json!({ "cause": request_cause }),
-    );
+/// Hangs a channel up: HangupRequest (with `request_cause`; none for a far end's BYE),
+/// leaving its bridge, StasisEnd, Destroyed (with `cause`). A Local channel's other half goes
+/// with it, before this one is destroyed; Asterisk announces that half's hangup request twice.
+pub(super) fn hang_up(state: &mut State, id: &str, request_cause: Option<i64>, cause: i64) {
+    let request = match request_cause {
+        Some(c) => serde_json::json!({ "cause": c }),
+        None => serde_json::json!({}),
+    };
+    channel_event(state, id, "ChannelHangupRequest", request);
+    leave(state, id);
+    let partner = state.channels.get_mut(id).and_then(|c| c.partner.take());
+    if let Some(partner) = partner
+        && state.channels.contains_key(&partner)
+    {
+        let request = serde_json::json!({ "cause": cause });
+        channel_event(state, &partner, "ChannelHangupRequest", request.clone());
+        leave(state, &partner);
+        channel_event(state, &partner, "ChannelHangupRequest", request);
+        destroyed(state, &partner, cause);
+    }
+    destroyed(state, id, cause);
+}
+
+/// A channel going away leaves its bridge and its application (which still hears of its
+/// destruction).
+fn leave(state: &mut State, id: &str) {
     let bridge = state.channels.get(id).and_then(|c| c.bridge.clone());
     if let Some(bridge) = bridge {
         leave_bridge(state, &bridge, id);
     }
     channel_event(state, id, "StasisEnd", serde_json::json!({}));
+}
+
+/// ChannelDestroyed, and the channel is gone.
+fn destroyed(state: &mut State, id: &str, cause: i64) {
     channel_event(
         state,
         id,
         "ChannelDestroyed",
         serde_json::json!({ "cause": cause, "cause_txt": cause_text(cause) }),
     );
-    // A Local channel's two halves go together.
-    if let Some(gone) = state.channels.remove(id)
-        && let Some(partner) = gone.partner
-        && state.channels.contains_key(&partner)
-    {
-        hang_up(state, &partner, cause, cause);
-    }
+    state.channels.remove(id);
 }
 
 /// The error for an operation on a channel that is unknown, outside Stasis (409) or created
@@ -560,12 +695,20 @@ fn in_stasis(state: &State, id: &str) -> Option<Response<Body>> {
 }
 
 /// answer, ring, progress: 412 on a created channel that was not dialed.
-fn signal(state: &mut State, id: &str, op: &str) -> Response<Body> {
+fn signal(shared: &Arc<Shared>, state: &mut State, id: &str, op: &str) -> Response<Body> {
     if let Some(refused) = in_stasis(state, id) {
         return refused;
     }
     if op == "answer" {
         set_state(state, id, "Up");
+        // A caller that talks for a while after being answered, then sends BYE.
+        if let Some(after) = state
+            .channels
+            .get_mut(id)
+            .and_then(|c| c.hangup_after_answer.take())
+        {
+            schedule_far_hangup(shared, id, after);
+        }
     }
     no_content()
 }
@@ -931,17 +1074,17 @@ fn continue_in_dialplan(state: &mut State, id: &str, query: &Query) -> Response<
         .get("context")
         .is_some_and(|c| !CONTEXTS.contains(&c.as_str()));
     if nowhere {
-        // The application still hears of the channel's end.
-        channel_event(
-            state,
-            id,
-            "ChannelDestroyed",
-            serde_json::json!({ "cause": 0, "cause_txt": cause_text(0) }),
-        );
-        if let Some(gone) = state.channels.remove(id)
-            && let Some(partner) = gone.partner
-        {
-            state.channels.remove(&partner);
+        // The channel falls off the dialplan (cause 0) and the application still hears of
+        // its end; a Local channel's other half goes too, in Asterisk's order and causes.
+        let partner = state.channels.get_mut(id).and_then(|c| c.partner.take());
+        let request = |cause: i64| serde_json::json!({ "cause": cause });
+        if let Some(partner) = &partner {
+            channel_event(state, partner, "ChannelHangupRequest", request(0));
+        }
+        destroyed(state, id, 0);
+        if let Some(partner) = &partner {
+            channel_event(state, partner, "ChannelHangupRequest", request(16));
+            destroyed(state, partner, 0);
         }
     } else if let Some(c) = state.channels.get_mut(id) {
         c.app = None;
@@ -971,14 +1114,7 @@ fn originate(shared: &Arc<Shared>, state: &mut State, query: &Query) -> Response
     if response.status() != StatusCode::OK {
         return response;
     }
-    // The channel just created: the one named with the highest sequence.
-    let Some(id) = state
-        .channels
-        .values()
-        .filter(|c| c.created && c.endpoint == *endpoint && !c.model.name.ends_with(";2"))
-        .max_by(|a, b| a.model.name.cmp(&b.model.name))
-        .map(|c| c.model.id.clone())
-    else {
+    let Some(id) = created_id(state, query) else {
         return response;
     };
     let args: Vec<String> = query
@@ -987,6 +1123,12 @@ fn originate(shared: &Arc<Shared>, state: &mut State, query: &Query) -> Response
         .unwrap_or_default();
     if let Some(c) = state.channels.get_mut(&id) {
         c.pending = Some((app.clone(), args));
+    }
+    // Asterisk subscribes the application to a Local channel's other half too.
+    if let Some(partner) = local_partner(state, &id)
+        && let Some(half) = state.channels.get_mut(&partner)
+    {
+        half.observer = Some(app.clone());
     }
     let mut dial_query = Query::new();
     if let Some(t) = query.get("timeout") {

@@ -293,13 +293,16 @@ pub(super) fn place_call(shared: &Arc<Shared>, call: &InboundCall) -> String {
             }
         });
     }
+    if let Some(c) = lock(&shared.state).channels.get_mut(&id) {
+        c.hangup_after_answer = call.behaviour.hangup_after_answer;
+    }
     if let Some(after) = call.behaviour.hangup_after {
         let (shared, id) = (shared.clone(), id.clone());
         tokio::spawn(async move {
             tokio::time::sleep(after).await;
             let mut state = lock(&shared.state);
             if state.channels.contains_key(&id) {
-                super::operations::hang_up(&mut state, &id, 16, 16);
+                super::operations::hang_up(&mut state, &id, None, 16);
             }
         });
     }
@@ -436,6 +439,7 @@ fn upgrade_events(
     query: &HashMap<String, String>,
 ) -> Response<Body> {
     let apps = comma_list(query.get("app"));
+    let subscribe_all = query.get("subscribeAll").is_some_and(|v| v == "true");
     if apps.is_empty() {
         return message(StatusCode::BAD_REQUEST, "app parameter is required");
     }
@@ -452,7 +456,7 @@ fn upgrade_events(
         };
         let socket =
             WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
-        serve_socket(shared, socket, apps).await;
+        serve_socket(shared, socket, apps, subscribe_all).await;
     });
     let mut response = Response::new(Full::new(Bytes::new()));
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
@@ -475,9 +479,10 @@ async fn serve_socket(
     shared: Arc<Shared>,
     mut socket: WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>,
     apps: Vec<String>,
+    subscribe_all: bool,
 ) {
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let id = lock(&shared.state).subscribe(&apps, tx);
+    let id = lock(&shared.state).subscribe(&apps, subscribe_all, tx);
     loop {
         if lock(&shared.faults).silent {
             // A silent socket: nothing read (so no pongs), nothing written, until closed.
@@ -513,7 +518,12 @@ pub(super) fn application(name: &str, state: &State) -> Option<Application> {
     let app = state.apps.get(name)?;
     Some(Application {
         name: name.into(),
-        channel_ids: state.channels.keys().cloned().collect(),
+        channel_ids: state
+            .channels
+            .iter()
+            .filter(|(_, c)| app.all || c.watched_by(name))
+            .map(|(id, _)| id.clone())
+            .collect(),
         events_allowed: app
             .allowed
             .iter()

@@ -14,6 +14,9 @@ pub(crate) struct SimChannel {
     /// An originated channel: the application it enters (with these args) once answered; its
     /// events go to that application meanwhile, as Asterisk subscribes it at originate.
     pub pending: Option<(String, Vec<String>)>,
+    /// An application that receives this channel's events without it being in Stasis: the
+    /// `;2` half of a Local channel originated into that application.
+    pub observer: Option<String>,
     /// What it was created or originated to.
     pub endpoint: String,
     /// Created with `/channels/create` and not dialed yet: most operations answer 412.
@@ -24,8 +27,26 @@ pub(crate) struct SimChannel {
     pub vars: HashMap<String, String>,
     /// The other half of a Local channel.
     pub partner: Option<String>,
+    /// A caller that hangs up this long after being answered.
+    pub hangup_after_answer: Option<std::time::Duration>,
     /// Bumped on every state change, so a timer set earlier can tell it is stale.
     pub generation: u64,
+}
+
+impl SimChannel {
+    /// The application that gets this channel's events: the one it is in, the one it will
+    /// enter once answered, or the one observing it.
+    pub fn subscriber(&self) -> Option<&str> {
+        self.app
+            .as_deref()
+            .or(self.pending.as_ref().map(|(app, _)| app.as_str()))
+            .or(self.observer.as_deref())
+    }
+
+    /// Whether `app` gets this channel's events.
+    pub fn watched_by(&self, app: &str) -> bool {
+        self.subscriber() == Some(app)
+    }
 }
 
 /// A bridge and the application it belongs to.
@@ -49,6 +70,8 @@ pub(crate) struct App {
     pub socket: Option<u64>,
     /// Event types allowed by the app's filter; empty allows everything.
     pub allowed: Vec<String>,
+    /// Subscribed to every channel (`subscribeAll=true`).
+    pub all: bool,
 }
 
 #[derive(Default)]
@@ -76,12 +99,18 @@ impl State {
 
     /// Registers `apps` on a new socket; the sockets that owned them get ApplicationReplaced
     /// and nothing more for those apps.
-    pub fn subscribe(&mut self, apps: &[String], tx: mpsc::UnboundedSender<Outgoing>) -> u64 {
+    pub fn subscribe(
+        &mut self,
+        apps: &[String],
+        subscribe_all: bool,
+        tx: mpsc::UnboundedSender<Outgoing>,
+    ) -> u64 {
         self.next_socket += 1;
         let id = self.next_socket;
         self.sockets.insert(id, tx);
         for name in apps {
             let app = self.apps.entry(name.clone()).or_default();
+            app.all = subscribe_all;
             if let Some(old) = app.socket.replace(id)
                 && let Some(old_tx) = self.sockets.get(&old)
             {
@@ -96,16 +125,26 @@ impl State {
         id
     }
 
-    /// Forgets a closed socket; its apps stay registered without a socket, as in Asterisk
-    /// (the newer socket keeps them when an older one closes).
+    /// Forgets a closed socket. An app left without a socket stays registered while channels
+    /// are in it (Asterisk keeps it, and a reconnecting socket gets their later events); one
+    /// with no channels goes.
     pub fn unsubscribe(&mut self, socket: u64) {
         self.sockets.remove(&socket);
-        self.apps.retain(|_, app| {
+        let channels = &self.channels;
+        self.apps.retain(|name, app| {
             if app.socket == Some(socket) {
                 app.socket = None;
             }
-            app.socket.is_some()
+            app.socket.is_some() || channels.values().any(|c| c.watched_by(name))
         });
+    }
+
+    /// Whether an app has a socket to send events to.
+    pub fn listening(&self, app: &str) -> bool {
+        self.apps
+            .get(app)
+            .and_then(|a| a.socket)
+            .is_some_and(|s| self.sockets.contains_key(&s))
     }
 
     /// Sends an event to the socket of its application, if the app's filter allows it.
