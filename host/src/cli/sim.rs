@@ -1,25 +1,51 @@
 //! `callwasm sim`: the simulated Asterisk as a standalone server, for plugin authors and for
-//! trying the router without an Asterisk.
+//! trying the router without an Asterisk. A set-up file adds endpoint rules and generated
+//! inbound traffic.
 
 use super::EXIT_BAD_INPUT;
-use callwasm::sim::{Sim, SimConfig};
+use callwasm::sim::{Sim, SimFile};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(clap::Args)]
 pub struct SimArgs {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:8088")]
-    listen: SocketAddr,
+    /// Address to listen on (overrides the file's `listen`; port 0 picks a free port).
+    #[arg(long)]
+    listen: Option<SocketAddr>,
     /// ARI user (Basic auth or api_key user:password).
-    #[arg(long, default_value = "asterisk")]
-    user: String,
+    #[arg(long)]
+    user: Option<String>,
     /// ARI password.
-    #[arg(long, default_value = "asterisk")]
-    password: String,
+    #[arg(long)]
+    password: Option<String>,
+    /// Simulator set-up file (TOML): endpoint rules and generated traffic.
+    #[arg(long)]
+    config: Option<PathBuf>,
 }
 
 pub fn run(args: SimArgs) -> ExitCode {
+    let file = match &args.config {
+        Some(path) => match SimFile::load(path) {
+            Ok(file) => file,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(EXIT_BAD_INPUT);
+            }
+        },
+        None => SimFile::default(),
+    };
+    let mut config = file.config();
+    config.listen = args
+        .listen
+        .or(file.listen)
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8088)));
+    if let Some(user) = args.user {
+        config.user = user;
+    }
+    if let Some(password) = args.password {
+        config.password = password;
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -28,16 +54,11 @@ pub fn run(args: SimArgs) -> ExitCode {
         }
     };
     runtime.block_on(async {
-        let config = SimConfig {
-            listen: args.listen,
-            user: args.user,
-            password: args.password,
-            ..SimConfig::default()
-        };
+        let listen = config.listen;
         let sim = match Sim::start(config).await {
-            Ok(sim) => sim,
+            Ok(sim) => std::sync::Arc::new(sim),
             Err(e) => {
-                eprintln!("error: cannot listen on {}: {e}", args.listen);
+                eprintln!("error: cannot listen on {listen}: {e}");
                 return ExitCode::from(EXIT_BAD_INPUT);
             }
         };
@@ -46,6 +67,19 @@ pub fn run(args: SimArgs) -> ExitCode {
             "place a call: curl -u asterisk:asterisk -X POST 'http://{}/sim/calls?app=router&number=5550100&exten=100&args=alice'",
             sim.addr()
         );
+        for traffic in file.traffic {
+            let sim = sim.clone();
+            tokio::spawn(async move {
+                match sim.run_traffic(&traffic).await {
+                    Ok(placed) => println!(
+                        "traffic into {}: {} calls placed",
+                        traffic.app,
+                        placed.channels.len()
+                    ),
+                    Err(e) => eprintln!("error: traffic into {}: {e}", traffic.app),
+                }
+            });
+        }
         match tokio::signal::ctrl_c().await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

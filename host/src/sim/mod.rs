@@ -1,9 +1,10 @@
 //! The simulated Asterisk: a real HTTP + WebSocket server that speaks ARI the way Asterisk 22
 //! does, for tests, the demo and plugin authors.
 //!
-//! This first part serves what the ARI client needs: authentication, the event WebSocket with
-//! application registration and takeover, event filters, channel and bridge lists, and fault
-//! injection (dropped sockets, refused connections, silent sockets, slow or failing REST).
+//! It serves ARI's REST resources and event WebSocket (applications, takeover, filters,
+//! subscribeAll), channels and bridges with Asterisk's event sequences and error codes,
+//! scripted endpoints and callers, generated traffic from a TOML file, and fault injection
+//! (dropped sockets, refused connections, silent sockets, slow or failing REST).
 
 mod calls;
 mod endpoints;
@@ -11,8 +12,10 @@ mod faults;
 mod operations;
 mod server;
 mod state;
+mod traffic;
 
 pub use calls::{CallerBehaviour, InboundCall};
 pub use endpoints::{Behaviour, EndpointRule, default_rules};
 pub use faults::Faults;
 pub use server::{Sim, SimConfig};
+pub use traffic::{BehaviourName, EndpointSpec, Placed, SimFile, SimFileError, Traffic};

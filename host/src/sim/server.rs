@@ -196,6 +196,11 @@ impl Sim {
         lock(&self.shared.state).emit_raw(app, text);
     }
 
+    /// Whether an application has an event socket connected.
+    pub fn listening(&self, app: &str) -> bool {
+        lock(&self.shared.state).listening(app)
+    }
+
     /// Places an inbound call and plays its caller's behaviour (hang up, DTMF). Returns the
     /// caller channel's id.
     pub fn place_call(&self, call: &InboundCall) -> String {
