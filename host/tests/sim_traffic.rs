@@ -216,3 +216,21 @@ fn the_sim_command_refuses_a_bad_file_with_exit_2() {
         )
     );
 }
+
+#[test]
+fn the_shipped_example_file_is_valid() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/sim.toml");
+    let file = SimFile::load(&path).expect("examples/sim.toml is valid");
+    assert_eq!(file.endpoints.len(), 3);
+    assert_eq!(
+        file.traffic.iter().map(|t| t.count).collect::<Vec<_>>(),
+        [10, 2]
+    );
+    let config = file.config();
+    assert_eq!(config.listen.to_string(), "127.0.0.1:8088");
+    assert_eq!(config.endpoints[1].pattern, "PJSIP/bob*");
+    assert_eq!(
+        config.endpoints[1].behaviour,
+        callwasm::sim::Behaviour::Busy
+    );
+}

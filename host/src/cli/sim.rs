@@ -4,6 +4,7 @@
 
 use super::EXIT_BAD_INPUT;
 use callwasm::sim::{Sim, SimFile};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -71,11 +72,15 @@ pub fn run(args: SimArgs) -> ExitCode {
             let sim = sim.clone();
             tokio::spawn(async move {
                 match sim.run_traffic(&traffic).await {
-                    Ok(placed) => println!(
-                        "traffic into {}: {} calls placed",
-                        traffic.app,
-                        placed.channels.len()
-                    ),
+                    // Whoever reads stdout may be gone; the simulator goes on regardless.
+                    Ok(placed) => {
+                        let _ = writeln!(
+                            std::io::stdout(),
+                            "traffic into {}: {} calls placed",
+                            traffic.app,
+                            placed.channels.len()
+                        );
+                    }
                     Err(e) => eprintln!("error: traffic into {}: {e}", traffic.app),
                 }
             });

@@ -193,12 +193,46 @@ fn audience<'a>(state: &'a State, channel: &'a SimChannel) -> Vec<&'a str> {
         .collect()
 }
 
-/// Sends `event` to each of `apps`, with its `application` field set to each.
-fn announce(state: &State, apps: &[&str], mut event: serde_json::Value) {
+/// An event as written on the socket: the envelope every ARI event has around its body.
+/// Serialised straight from borrowed models: under load, building a `serde_json::Value` tree
+/// per event was most of the simulator's CPU.
+#[derive(serde::Serialize)]
+struct Envelope<'a, B: serde::Serialize> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    timestamp: &'a str,
+    #[serde(flatten)]
+    body: &'a B,
+    asterisk_id: &'static str,
+    application: &'a str,
+}
+
+/// Sends an event of type `kind` with `body` to each of `apps` that accepts it.
+fn announce<B: serde::Serialize>(state: &State, apps: &[&str], kind: &str, body: &B) {
+    let now = timestamp();
     for app in apps {
-        event["application"] = serde_json::json!(app);
-        state.emit(app, event.clone());
+        if !state.accepts(app, kind) {
+            continue;
+        }
+        let envelope = Envelope {
+            kind,
+            timestamp: &now,
+            body,
+            asterisk_id: "sim",
+            application: app,
+        };
+        if let Ok(text) = serde_json::to_string(&envelope) {
+            state.send(app, text);
+        }
     }
+}
+
+/// The body of a channel event: the channel and the event's own fields.
+#[derive(serde::Serialize)]
+struct ChannelBody<'a> {
+    channel: &'a Channel,
+    #[serde(flatten)]
+    extra: &'a serde_json::Value,
 }
 
 /// An event about a channel. StasisStart and StasisEnd go to the application the channel is
@@ -211,16 +245,11 @@ fn channel_event(state: &State, id: &str, kind: &str, extra: serde_json::Value) 
         "StasisStart" | "StasisEnd" => channel.app.as_deref().into_iter().collect(),
         _ => audience(state, channel),
     };
-    let mut event = serde_json::json!({
-        "type": kind,
-        "timestamp": timestamp(),
-        "channel": channel.model,
-        "asterisk_id": "sim",
-    });
-    if let (Some(map), serde_json::Value::Object(more)) = (event.as_object_mut(), extra) {
-        map.extend(more);
-    }
-    announce(state, &apps, event);
+    let body = ChannelBody {
+        channel: &channel.model,
+        extra: &extra,
+    };
+    announce(state, &apps, kind, &body);
 }
 
 /// Asterisk's 400 for a missing parameter, in its own words.
@@ -349,13 +378,11 @@ fn create(state: &mut State, query: &Query) -> Response<Body> {
     let partner = state.channels.get(&id).and_then(|c| c.partner.clone());
     for channel in std::iter::once(&id).chain(partner.as_ref()) {
         if let Some(c) = state.channels.get(channel) {
-            let event = serde_json::json!({
-                "type": "ChannelCreated",
-                "timestamp": timestamp(),
-                "channel": c.model,
-                "asterisk_id": "sim",
-            });
-            announce(state, &everyone, event);
+            let body = ChannelBody {
+                channel: &c.model,
+                extra: &serde_json::json!({}),
+            };
+            announce(state, &everyone, "ChannelCreated", &body);
         }
     }
     // As on a real Asterisk, StasisStart goes out before the 200 answer.
@@ -419,18 +446,25 @@ fn dial_event(state: &State, id: &str, status: &str, caller: Option<&str>) {
     let Some(channel) = state.channels.get(id) else {
         return;
     };
-    let mut event = serde_json::json!({
-        "type": "Dial",
-        "timestamp": timestamp(),
-        "peer": channel.model,
-        "dialstatus": status,
-        "dialstring": channel.endpoint.split_once('/').map(|(_, r)| r).unwrap_or_default(),
-        "asterisk_id": "sim",
-    });
-    if let Some(c) = caller.and_then(|c| state.channels.get(c)) {
-        event["caller"] = serde_json::json!(c.model);
+    #[derive(serde::Serialize)]
+    struct DialBody<'a> {
+        peer: &'a Channel,
+        dialstatus: &'a str,
+        dialstring: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        caller: Option<&'a Channel>,
     }
-    announce(state, &audience(state, channel), event);
+    let body = DialBody {
+        peer: &channel.model,
+        dialstatus: status,
+        dialstring: channel
+            .endpoint
+            .split_once('/')
+            .map(|(_, r)| r)
+            .unwrap_or_default(),
+        caller: caller.and_then(|c| state.channels.get(c)).map(|c| &c.model),
+    };
+    announce(state, &audience(state, channel), "Dial", &body);
 }
 
 /// `POST /channels/{id}/dial`: runs the endpoint's scripted behaviour.
@@ -812,17 +846,19 @@ fn bridge_event(state: &State, bridge: &str, channel: Option<&str>, kind: &str) 
         .and_then(|c| state.channels.get(c))
         .and_then(|c| c.app.clone())
         .unwrap_or_else(|| b.app.clone());
-    let mut event = serde_json::json!({
-        "type": kind,
-        "timestamp": timestamp(),
-        "bridge": b.model,
-        "asterisk_id": "sim",
-        "application": app,
-    });
-    if let Some(c) = channel.and_then(|c| state.channels.get(c)) {
-        event["channel"] = serde_json::json!(c.model);
+    #[derive(serde::Serialize)]
+    struct BridgeBody<'a> {
+        bridge: &'a Bridge,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        channel: Option<&'a Channel>,
     }
-    state.emit(&app, event);
+    let body = BridgeBody {
+        bridge: &b.model,
+        channel: channel
+            .and_then(|c| state.channels.get(c))
+            .map(|c| &c.model),
+    };
+    announce(state, &[app.as_str()], kind, &body);
 }
 
 fn channel_list(query: &Query) -> Option<Vec<String>> {

@@ -499,7 +499,26 @@ async fn serve_socket(
         tokio::select! {
             out = rx.recv() => match out {
                 Some(Outgoing::Event(text)) => {
-                    if socket.send(Message::text(text)).await.is_err() {
+                    // Write what is queued behind it too, then flush once: one write per
+                    // burst rather than per event.
+                    let mut closing = false;
+                    let mut sent = socket.feed(Message::text(text)).await.is_ok();
+                    while sent && let Ok(next) = rx.try_recv() {
+                        match next {
+                            Outgoing::Event(text) => {
+                                sent = socket.feed(Message::text(text)).await.is_ok();
+                            }
+                            Outgoing::Close => {
+                                closing = true;
+                                break;
+                            }
+                        }
+                    }
+                    if !sent || socket.flush().await.is_err() {
+                        break;
+                    }
+                    if closing {
+                        let _ = socket.close(None).await;
                         break;
                     }
                 }

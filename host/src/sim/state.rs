@@ -149,15 +149,28 @@ impl State {
 
     /// Sends an event to the socket of its application, if the app's filter allows it.
     pub fn emit(&self, app: &str, event: serde_json::Value) {
-        let Some(registered) = self.apps.get(app) else {
-            return;
-        };
         let kind = event["type"].as_str().unwrap_or_default();
-        if !registered.allowed.is_empty() && !registered.allowed.iter().any(|t| t == kind) {
-            return;
+        if self.accepts(app, kind) {
+            self.send(app, event.to_string());
         }
-        if let Some(tx) = registered.socket.and_then(|s| self.sockets.get(&s)) {
-            let _ = tx.send(Outgoing::Event(event.to_string()));
+    }
+
+    /// Whether `app` is registered and its event filter lets `kind` through.
+    pub fn accepts(&self, app: &str, kind: &str) -> bool {
+        self.apps.get(app).is_some_and(|registered| {
+            registered.allowed.is_empty() || registered.allowed.iter().any(|t| t == kind)
+        })
+    }
+
+    /// Writes an event's text on the app's socket, if it has one.
+    pub fn send(&self, app: &str, text: String) {
+        if let Some(tx) = self
+            .apps
+            .get(app)
+            .and_then(|a| a.socket)
+            .and_then(|s| self.sockets.get(&s))
+        {
+            let _ = tx.send(Outgoing::Event(text));
         }
     }
 
