@@ -5,5 +5,8 @@
 //! holds the router's parts, one concern per module; the `callwasm` binary wires them up.
 
 pub mod ari;
+pub mod pattern;
+pub mod router;
 pub mod runtime;
 pub mod sim;
+pub mod toml_error;

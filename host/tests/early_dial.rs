@@ -193,15 +193,11 @@ fn each_failed_dial_hangs_the_caller_up_with_its_cause() {
 }
 
 #[test]
-fn progress_and_answer_need_nothing() {
+fn ringing_and_progress_need_nothing_and_answer_answers_the_caller() {
     let rt = runtime();
     let plugin = load(&rt, "early-dial");
     let started = start(&plugin, &started_settings());
-    for status in [
-        DialStatus::Ringing,
-        DialStatus::Progress,
-        DialStatus::Answer,
-    ] {
+    for status in [DialStatus::Ringing, DialStatus::Progress] {
         let reply = handle(
             &plugin,
             &dial_status(status),
@@ -211,6 +207,14 @@ fn progress_and_answer_need_nothing() {
         .expect("dial status");
         assert_eq!(reply.commands, vec![], "{status:?}");
     }
+    let reply = handle(
+        &plugin,
+        &dial_status(DialStatus::Answer),
+        &ringing_call(&started),
+        &settings(&started_settings()),
+    )
+    .expect("dial status");
+    assert_eq!(reply.commands, vec![Command::Answer("caller".into())]);
 }
 
 #[test]

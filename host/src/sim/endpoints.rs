@@ -113,25 +113,11 @@ pub fn default_rules() -> Vec<EndpointRule> {
 pub fn behaviour_of(rules: &[EndpointRule], endpoint: &str) -> Behaviour {
     rules
         .iter()
-        .find(|r| glob(&r.pattern, endpoint))
+        .find(|r| crate::pattern::matches(&r.pattern, endpoint))
         .map(|r| r.behaviour.clone())
         .unwrap_or(Behaviour::Answer {
             after: Duration::from_millis(100),
         })
-}
-
-/// `*` matches any run, `?` one character.
-fn glob(pattern: &str, text: &str) -> bool {
-    fn go(p: &[u8], t: &[u8]) -> bool {
-        match (p.first(), t.first()) {
-            (None, None) => true,
-            (Some(b'*'), _) => go(&p[1..], t) || (!t.is_empty() && go(p, &t[1..])),
-            (Some(b'?'), Some(_)) => go(&p[1..], &t[1..]),
-            (Some(a), Some(b)) if a == b => go(&p[1..], &t[1..]),
-            _ => false,
-        }
-    }
-    go(pattern.as_bytes(), text.as_bytes())
 }
 
 #[cfg(test)]
@@ -162,6 +148,6 @@ mod tests {
                 after: Duration::from_millis(100)
             }
         );
-        assert!(!glob("Local/1??@*", "Local/10@x"));
+        assert!(!crate::pattern::matches("Local/1??@*", "Local/10@x"));
     }
 }

@@ -35,6 +35,8 @@ pub struct SimConfig {
     pub endpoints: Vec<super::endpoints::EndpointRule>,
     /// How long Asterisk keeps a busy channel before hanging it up (5 s on a real one).
     pub busy_hangup_after: Duration,
+    /// Keep a journal of the REST requests received (for tests; off under load).
+    pub journal: bool,
 }
 
 impl Default for SimConfig {
@@ -45,6 +47,7 @@ impl Default for SimConfig {
             password: "asterisk".into(),
             endpoints: super::endpoints::default_rules(),
             busy_hangup_after: Duration::from_secs(5),
+            journal: false,
         }
     }
 }
@@ -54,6 +57,8 @@ pub(super) struct Shared {
     pub state: Mutex<State>,
     pub faults: Mutex<Faults>,
     pub addr: SocketAddr,
+    /// REST requests received, as `METHOD /path?sorted&query`, when the config asks for it.
+    pub journal: Mutex<Vec<String>>,
 }
 
 /// A running simulated Asterisk. Dropping it stops the server.
@@ -113,6 +118,7 @@ impl Sim {
             }),
             faults: Mutex::new(Faults::default()),
             addr,
+            journal: Mutex::new(Vec::new()),
         });
         let (shutdown, rx) = watch::channel(false);
         tokio::spawn(accept_loop(shared.clone(), listener, rx));
@@ -194,6 +200,12 @@ impl Sim {
     /// Sends raw text to an application's socket, as a broken or newer Asterisk might.
     pub fn emit_raw(&self, app: &str, text: &str) {
         lock(&self.shared.state).emit_raw(app, text);
+    }
+
+    /// The REST requests received so far (with `journal` on), as `METHOD /path?query` with
+    /// the query's pairs sorted and unescaped, `/ari` left out.
+    pub fn journal(&self) -> Vec<String> {
+        lock(&self.shared.journal).clone()
     }
 
     /// Whether an application has an event socket connected.
@@ -413,6 +425,19 @@ async fn handle(
         return Ok(upgrade_events(shared, req, &query));
     }
 
+    if shared.config.journal {
+        let mut pairs: Vec<String> = query
+            .iter()
+            .filter(|(k, _)| k.as_str() != "api_key")
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        pairs.sort();
+        let line = match pairs.is_empty() {
+            true => format!("{} {rest}", req.method()),
+            false => format!("{} {rest}?{}", req.method(), pairs.join("&")),
+        };
+        lock(&shared.journal).push(line);
+    }
     let faults = lock(&shared.faults).clone();
     if !faults.rest_delay.is_zero() {
         tokio::time::sleep(faults.rest_delay).await;

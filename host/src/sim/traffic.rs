@@ -127,7 +127,8 @@ impl SimFile {
 
     /// Parses and checks a simulator file's text; the error names line, key and expectation.
     pub fn parse(text: &str) -> Result<SimFile, String> {
-        let file: SimFile = toml::from_str(text).map_err(|e| describe(text, &e))?;
+        let file: SimFile =
+            toml::from_str(text).map_err(|e| crate::toml_error::describe(text, &e))?;
         for (n, t) in file.traffic.iter().enumerate() {
             if !(t.rate.is_finite() && t.rate > 0.0) {
                 return Err(format!(
@@ -159,21 +160,6 @@ impl SimFile {
         let rules: Vec<EndpointRule> = self.endpoints.iter().map(EndpointSpec::rule).collect();
         config.endpoints.splice(0..0, rules);
         config
-    }
-}
-
-/// A TOML error as one line: where (line, column, key) and what went wrong.
-fn describe(text: &str, error: &toml::de::Error) -> String {
-    let message = error.message().trim().to_string();
-    match error.span() {
-        Some(span) => {
-            let before = &text[..span.start.min(text.len())];
-            let line = before.matches('\n').count() + 1;
-            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-            let snippet = text[span.start.min(text.len())..span.end.min(text.len())].trim();
-            format!("line {line}, column {column} (at `{snippet}`): {message}")
-        }
-        None => message,
     }
 }
 

@@ -2,7 +2,8 @@
 //!
 //! On `started` it creates the outgoing leg without dialing it, sets its variables, creates a
 //! mixing bridge, puts the caller and the leg in it (early bridging: the caller hears ringing
-//! and early media) and dials. Answer: nothing more to do, the bridge already joins them.
+//! and early media) and dials. Answer: the bridge already joins them; the caller is answered (Asterisk does
+//! not answer a bridged inbound channel by itself).
 //! Busy, no answer, unavailable, congestion: play the configured prompt if any, then hang the
 //! caller up with the matching cause. Either side hangs up: hang up the other.
 //!
@@ -45,6 +46,9 @@ impl Plugin for EarlyDial {
         match event {
             Event::Started => start(call, &mut reply)?,
             Event::DialStatus(outcome) if outcome.leg == LEG => {
+                if outcome.status == DialStatus::Answer && call.has_channel(CALLER) {
+                    reply.answer(CALLER);
+                }
                 if let Some((cause, prompt_key)) = failure_cause(outcome.status) {
                     fail_caller(call, state, &mut reply, cause, prompt_key);
                 }

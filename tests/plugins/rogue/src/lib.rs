@@ -3,7 +3,9 @@
 //! Setting `misbehave` picks what it does: `trap` (panics), `loop` (never returns), `memory`
 //! (allocates without bound), `recursion` (overflows the stack), `flood` (returns `count`
 //! commands, default 100000), `error` (returns an error), `snoop` (reaches for the environment,
-//! files, the network and the clock, and reports what it got as set-var commands). Setting `after` lets it behave for
+//! files, the network and the clock, and reports what it got as set-var commands), `forge`
+//! (hangs up setting `handle`, a channel it does not have), `create` (creates a channel to
+//! setting `endpoint`). Setting `after` lets it behave for
 //! that many events first (default 0). Behaving, it answers `started` with one `answer`.
 
 use callwasm_sdk::prelude::*;
@@ -50,6 +52,16 @@ impl Plugin for Rogue {
             }
             Some("error") => return Err("rogue: told to fail".into()),
             Some("snoop") => snoop(&mut reply),
+            // Names a channel this call does not have (another call's, say).
+            Some("forge") => {
+                let handle = setting("handle").unwrap_or_else(|| "agent".into());
+                reply.hangup(&handle, 16);
+            }
+            // Creates a channel to the endpoint in setting `endpoint`.
+            Some("create") => {
+                let endpoint = setting("endpoint").unwrap_or_else(|| "PJSIP/anywhere".into());
+                reply.create("x", &endpoint, CallerId::PassThrough);
+            }
             _ => {
                 if let Event::Started = event {
                     reply.answer(CALLER);

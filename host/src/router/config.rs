@@ -1,0 +1,289 @@
+//! The router's configuration file (TOML): the Asterisk servers to keep sessions with, the
+//! tenants (their Stasis apps, plugin, settings, limits, endpoint allow-list and failure
+//! policy) and runtime options. Everything is checked at load: the router does not start on a
+//! bad config, and the error names the file, the line, the key and what was expected.
+//! examples/router.toml documents every key.
+
+use crate::runtime::{InstanceMode, Limits};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub runtime: RuntimeOptions,
+    /// Asterisk servers, by name.
+    pub servers: BTreeMap<String, Server>,
+    /// Tenants, by name.
+    pub tenants: BTreeMap<String, TenantConfig>,
+}
+
+/// Engine-wide options.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeOptions {
+    /// Where compiled plugins are cached (default: the user's cache directory).
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// One Asterisk server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Server {
+    /// ARI's base URL, such as `http://127.0.0.1:8088/ari`.
+    pub url: String,
+    pub user: String,
+    pub password: String,
+    /// REST requests in flight at once (and keep-alive connections).
+    #[serde(default = "default_pool")]
+    pub pool_size: usize,
+    /// Time one REST request may take.
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+fn default_pool() -> usize {
+    32
+}
+
+fn default_timeout_ms() -> u64 {
+    5000
+}
+
+/// One tenant.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    /// The Stasis applications whose calls this tenant routes.
+    pub apps: Vec<String>,
+    /// The plugin component (.wasm), relative to the config file.
+    pub plugin: PathBuf,
+    /// Handed to the plugin through `host.setting`; nested tables become dotted keys
+    /// (`[settings.route] 100 = "PJSIP/alice"` is `route.100`).
+    #[serde(default)]
+    pub settings: toml::Table,
+    /// Endpoints the plugin may create channels to: patterns where `*` matches any run of
+    /// characters. Empty allows none.
+    #[serde(default)]
+    pub endpoints: Vec<String>,
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    /// `fresh` (a new instance per event) or `reuse`.
+    #[serde(default)]
+    pub instances: InstancesConfig,
+    #[serde(default)]
+    pub on_failure: FailurePolicy,
+}
+
+/// Per-tenant limits; each unset key keeps the documented default (see [`Limits`]).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    pub memory_mib: Option<usize>,
+    pub deadline_ms: Option<u64>,
+    pub max_commands: Option<usize>,
+    pub max_reply_bytes: Option<usize>,
+    pub max_state_bytes: Option<usize>,
+    pub max_log_bytes: Option<usize>,
+}
+
+impl LimitsConfig {
+    /// The runtime limits: these values over the defaults.
+    pub fn limits(&self) -> Limits {
+        let d = Limits::default();
+        Limits {
+            memory_bytes: self.memory_mib.map_or(d.memory_bytes, |m| m << 20),
+            deadline: self.deadline_ms.map_or(d.deadline, Duration::from_millis),
+            max_commands: self.max_commands.unwrap_or(d.max_commands),
+            max_reply_bytes: self.max_reply_bytes.unwrap_or(d.max_reply_bytes),
+            max_state_bytes: self.max_state_bytes.unwrap_or(d.max_state_bytes),
+            max_log_bytes: self.max_log_bytes.unwrap_or(d.max_log_bytes),
+        }
+    }
+}
+
+/// How a tenant's instances are used.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InstancesConfig {
+    #[default]
+    Fresh,
+    Reuse,
+}
+
+impl InstancesConfig {
+    pub fn mode(self) -> InstanceMode {
+        match self {
+            InstancesConfig::Fresh => InstanceMode::Fresh,
+            InstancesConfig::Reuse => InstanceMode::Reuse { max_uses: 1000 },
+        }
+    }
+}
+
+/// What happens to a call whose plugin traps, times out, returns an error or is refused.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "action", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum FailurePolicy {
+    /// Hang up every channel of the call with this Q.850 cause.
+    Hangup {
+        #[serde(default = "temporary_failure")]
+        cause: u8,
+    },
+    /// Hand the caller back to the dialplan here; the call's other channels are hung up.
+    Continue {
+        context: String,
+        #[serde(default)]
+        extension: Option<String>,
+        #[serde(default)]
+        priority: Option<i32>,
+    },
+    /// The call goes on with this plugin (relative to the config file), from the event that
+    /// failed. If it fails too, the call is hung up with cause 41.
+    Fallback { plugin: PathBuf },
+}
+
+fn temporary_failure() -> u8 {
+    41
+}
+
+impl Default for FailurePolicy {
+    /// Hang up with cause 41 (temporary failure): the caller hears the call fail at once
+    /// instead of silence.
+    fn default() -> Self {
+        FailurePolicy::Hangup { cause: 41 }
+    }
+}
+
+/// A config that could not be used: names the file and what is wrong where.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+impl Config {
+    /// Reads and checks a config file; plugin paths become relative to its directory.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let invalid = |message| ConfigError::Invalid {
+            path: path.display().to_string(),
+            message,
+        };
+        let mut config = Config::parse(&text).map_err(invalid)?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for tenant in config.tenants.values_mut() {
+            tenant.plugin = base.join(&tenant.plugin);
+            if let FailurePolicy::Fallback { plugin } = &mut tenant.on_failure {
+                *plugin = base.join(&*plugin);
+            }
+        }
+        Ok(config)
+    }
+
+    /// Parses and checks a config's text.
+    pub fn parse(text: &str) -> Result<Config, String> {
+        let config: Config =
+            toml::from_str(text).map_err(|e| crate::toml_error::describe(text, &e))?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// What the types cannot say: at least one server and tenant, URLs, apps unique.
+    fn check(&self) -> Result<(), String> {
+        if self.servers.is_empty() {
+            return Err("servers: expected at least one Asterisk server".into());
+        }
+        for (name, server) in &self.servers {
+            if !server.url.starts_with("http://") {
+                return Err(format!(
+                    "servers.{name}.url: expected an http:// URL such as http://127.0.0.1:8088/ari, got {:?}",
+                    server.url
+                ));
+            }
+            if server.pool_size == 0 {
+                return Err(format!("servers.{name}.pool_size: expected at least 1"));
+            }
+        }
+        if self.tenants.is_empty() {
+            return Err("tenants: expected at least one tenant".into());
+        }
+        let mut owner: BTreeMap<&str, &str> = BTreeMap::new();
+        for (name, tenant) in &self.tenants {
+            if tenant.apps.is_empty() {
+                return Err(format!(
+                    "tenants.{name}.apps: expected at least one Stasis application name"
+                ));
+            }
+            for app in &tenant.apps {
+                if app.is_empty() || app.contains(',') {
+                    return Err(format!(
+                        "tenants.{name}.apps: {app:?} is not a Stasis application name"
+                    ));
+                }
+                if let Some(other) = owner.insert(app, name) {
+                    return Err(format!(
+                        "tenants.{name}.apps: {app:?} already belongs to tenant {other}"
+                    ));
+                }
+            }
+            if let Some(0) = tenant.limits.deadline_ms {
+                return Err(format!(
+                    "tenants.{name}.limits.deadline_ms: expected above 0"
+                ));
+            }
+            settings_map(&tenant.settings).map_err(|e| format!("tenants.{name}.settings.{e}"))?;
+        }
+        Ok(())
+    }
+}
+
+/// A settings table as the flat `key → text` map plugins read: nested tables become dotted
+/// keys, numbers and booleans their text. Arrays are refused (a setting is one value).
+pub fn settings_map(table: &toml::Table) -> Result<BTreeMap<String, String>, String> {
+    fn walk(
+        prefix: &str,
+        table: &toml::Table,
+        out: &mut BTreeMap<String, String>,
+    ) -> Result<(), String> {
+        for (key, value) in table {
+            let key = if prefix.is_empty() {
+                key.clone()
+            } else {
+                format!("{prefix}.{key}")
+            };
+            let text = match value {
+                toml::Value::String(s) => s.clone(),
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Float(f) => f.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                toml::Value::Table(t) => {
+                    walk(&key, t, out)?;
+                    continue;
+                }
+                other => {
+                    return Err(format!(
+                        "{key}: expected a string, number, boolean or table, got {}",
+                        other.type_str()
+                    ));
+                }
+            };
+            out.insert(key, text);
+        }
+        Ok(())
+    }
+    let mut out = BTreeMap::new();
+    walk("", table, &mut out)?;
+    Ok(out)
+}

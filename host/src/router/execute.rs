@@ -1,0 +1,240 @@
+//! Carries out a checked reply against Asterisk, in order. Handles become Asterisk ids
+//! (`cw-<call>-<handle>`); the record learns of new channels, bridges and playbacks before
+//! their requests go out, because Asterisk's events about them can arrive before its answer.
+//! The first command that fails stops the rest; its failure goes back to the plugin.
+
+use super::call::{BridgeRecord, CALLER, CallRecord, Leg, LegCallerId, ari_id};
+use super::check::command_name;
+use super::timers::Timers;
+use crate::ari::models::Channel as AriChannel;
+use crate::ari::{AriError, CreateChannel, PlayTarget, Rest};
+use crate::runtime::{self as wit, CallerId, Command, Target};
+
+/// What a timer firing puts in the call's queue.
+pub type TimerFire<T> = fn(String) -> T;
+
+/// Runs `commands` for `call`. Returns the first failure, as the plugin will see it.
+pub async fn execute<T: Send + 'static>(
+    call: &mut CallRecord,
+    rest: &Rest,
+    commands: &[Command],
+    timers: &mut Timers,
+    queue: &tokio::sync::mpsc::UnboundedSender<T>,
+    fire: TimerFire<T>,
+) -> Result<(), wit::Failure> {
+    for (index, command) in commands.iter().enumerate() {
+        if let Err(e) = run_one(call, rest, command, timers, queue, fire).await {
+            return Err(wit::Failure {
+                index: u32::try_from(index).unwrap_or(u32::MAX),
+                command: command_name(command).into(),
+                status: e.status().unwrap_or(0),
+                message: e.message(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Hanging up or stopping something already gone is not a failure: the goal holds.
+fn gone_is_fine(result: Result<(), AriError>) -> Result<(), AriError> {
+    match result {
+        Err(e) if e.status() == Some(404) => Ok(()),
+        other => other,
+    }
+}
+
+async fn run_one<T: Send + 'static>(
+    call: &mut CallRecord,
+    rest: &Rest,
+    command: &Command,
+    timers: &mut Timers,
+    queue: &tokio::sync::mpsc::UnboundedSender<T>,
+    fire: TimerFire<T>,
+) -> Result<(), AriError> {
+    let id_of = |call: &CallRecord, h: &str| {
+        call.legs
+            .get(h)
+            .map(|l| l.ari_id.clone())
+            .unwrap_or_else(|| ari_id(&call.id, h))
+    };
+    let bridge_of = |call: &CallRecord, h: &str| {
+        call.bridges
+            .get(h)
+            .map(|b| b.ari_id.clone())
+            .unwrap_or_else(|| ari_id(&call.id, h))
+    };
+    match command {
+        Command::Create(c) => {
+            let id = ari_id(&call.id, &c.leg);
+            let originator = c.originator.as_deref().map(|o| id_of(call, o));
+            call.legs.insert(
+                c.leg.clone(),
+                Leg {
+                    ari_id: id.clone(),
+                    model: AriChannel {
+                        id: id.clone(),
+                        state: "Down".into(),
+                        ..AriChannel::default()
+                    },
+                    caller_id: match c.caller_id {
+                        CallerId::PassThrough => LegCallerId::PassThrough,
+                        CallerId::Given(_) => LegCallerId::Given,
+                    },
+                    dialed: false,
+                    dial_settled: false,
+                    hanging_up: false,
+                    since: std::time::Instant::now(),
+                },
+            );
+            let created = rest
+                .create_channel(&CreateChannel {
+                    endpoint: &c.endpoint,
+                    app: &call.app,
+                    channel_id: Some(&id),
+                    originator: originator.as_deref(),
+                    formats: c.formats.as_deref(),
+                    ..CreateChannel::default()
+                })
+                .await;
+            match created {
+                Ok(model) => {
+                    if let Some(leg) = call.legs.get_mut(&c.leg)
+                        && leg.model.name.is_empty()
+                    {
+                        leg.model = model;
+                    }
+                }
+                Err(e) => {
+                    call.legs.remove(&c.leg);
+                    return Err(e);
+                }
+            }
+            // What the callee sees comes from the leg's connected line (ari-samples/README).
+            if let CallerId::Given(party) = &c.caller_id {
+                rest.set_variable(&id, "CONNECTEDLINE(num)", &party.number)
+                    .await?;
+                if !party.name.is_empty() {
+                    rest.set_variable(&id, "CONNECTEDLINE(name)", &party.name)
+                        .await?;
+                }
+            }
+            Ok(())
+        }
+        Command::SetVar(v) => {
+            rest.set_variable(&id_of(call, &v.channel), &v.name, &v.value)
+                .await
+        }
+        Command::Dial(d) => {
+            let leg = id_of(call, &d.leg);
+            // A given caller ID survives only if dial does not copy the caller's over it.
+            let caller = match call.legs.get(&d.leg).map(|l| &l.caller_id) {
+                Some(LegCallerId::Given) => None,
+                _ => d
+                    .caller
+                    .as_deref()
+                    .or(call.legs.contains_key(CALLER).then_some(CALLER))
+                    .map(|h| id_of(call, h)),
+            };
+            let timeout = (d.timeout_s > 0).then_some(d.timeout_s);
+            rest.dial(&leg, caller.as_deref(), timeout).await?;
+            if let Some(l) = call.legs.get_mut(&d.leg) {
+                l.dialed = true;
+            }
+            Ok(())
+        }
+        Command::Answer(h) => rest.answer(&id_of(call, h)).await,
+        Command::Ring(h) => rest.ring(&id_of(call, h)).await,
+        Command::Progress(h) => rest.progress(&id_of(call, h)).await,
+        Command::Hangup(h) => gone_is_fine(rest.hangup(&id_of(call, &h.channel), h.cause).await),
+        Command::BridgeCreate(b) => {
+            let id = ari_id(&call.id, &b.bridge);
+            call.bridges.insert(
+                b.bridge.clone(),
+                BridgeRecord {
+                    ari_id: id.clone(),
+                    kind: b.kind,
+                    members: Vec::new(),
+                },
+            );
+            let kind = match b.kind {
+                wit::BridgeKind::Mixing => "mixing",
+                wit::BridgeKind::Holding => "holding",
+            };
+            if let Err(e) = rest.create_bridge(&id, kind).await {
+                call.bridges.remove(&b.bridge);
+                return Err(e);
+            }
+            Ok(())
+        }
+        Command::BridgeAdd(m) => {
+            let bridge = bridge_of(call, &m.bridge);
+            let ids: Vec<String> = m.channels.iter().map(|h| id_of(call, h)).collect();
+            let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+            // With a given-ID leg in the bridge, nobody's identity may overwrite its connected
+            // line: inhibit updates for everyone added.
+            let given = |h: &String| {
+                call.legs
+                    .get(h)
+                    .is_some_and(|l| l.caller_id == LegCallerId::Given)
+            };
+            let inhibit = m.channels.iter().any(given)
+                || call
+                    .bridges
+                    .get(&m.bridge)
+                    .is_some_and(|b| b.members.iter().any(given));
+            rest.add_channels(&bridge, &refs, inhibit).await
+        }
+        Command::BridgeRemove(m) => {
+            let bridge = bridge_of(call, &m.bridge);
+            let ids: Vec<String> = m.channels.iter().map(|h| id_of(call, h)).collect();
+            let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+            rest.remove_channels(&bridge, &refs).await
+        }
+        Command::BridgeDestroy(b) => {
+            let bridge = bridge_of(call, b);
+            gone_is_fine(rest.destroy_bridge(&bridge).await)?;
+            call.bridges.remove(b);
+            Ok(())
+        }
+        Command::Play(p) => {
+            let id = ari_id(&call.id, &p.playback);
+            call.playbacks.insert(id.clone(), p.playback.clone());
+            let target_id = match &p.target {
+                Target::Channel(h) => id_of(call, h),
+                Target::Bridge(h) => bridge_of(call, h),
+            };
+            let target = match &p.target {
+                Target::Channel(_) => PlayTarget::Channel(&target_id),
+                Target::Bridge(_) => PlayTarget::Bridge(&target_id),
+            };
+            if let Err(e) = rest.play(target, &p.media, &id).await {
+                call.playbacks.remove(&id);
+                return Err(e);
+            }
+            Ok(())
+        }
+        Command::StopPlayback(p) => gone_is_fine(rest.stop_playback(&ari_id(&call.id, p)).await),
+        Command::StartMoh(m) => {
+            rest.start_moh(&id_of(call, &m.channel), m.class.as_deref())
+                .await
+        }
+        Command::StopMoh(h) => rest.stop_moh(&id_of(call, h)).await,
+        Command::ContinueInDialplan(c) => {
+            rest.continue_in_dialplan(
+                &id_of(call, &c.channel),
+                c.context.as_deref(),
+                c.extension.as_deref(),
+                c.priority,
+            )
+            .await
+        }
+        Command::StartTimer(t) => {
+            timers.start(&t.name, t.ms, queue.clone(), fire);
+            Ok(())
+        }
+        Command::CancelTimer(name) => {
+            timers.cancel(name);
+            Ok(())
+        }
+    }
+}

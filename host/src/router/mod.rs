@@ -1,0 +1,300 @@
+//! The router: events flow from Asterisk through the tenant's plugin and back as ARI calls.
+//!
+//! One event stream per Asterisk server subscribes every tenant's apps; the dispatcher here
+//! finds each event's call (by the id of a channel, bridge or playback the router made, which
+//! carries the call id, or by the inbound channel's id), opens a call on StasisStart of a
+//! channel it did not make, and hands the event to the call's task ([`session`]), which runs
+//! the plugin and carries out its reply. After every (re)connect it reconciles: calls whose
+//! channels vanished end, and bridges and channels it made that belong to no live call go.
+
+pub mod call;
+pub mod check;
+pub mod config;
+pub mod execute;
+pub mod observe;
+pub mod session;
+pub mod table;
+pub mod tenant;
+pub mod timers;
+pub mod translate;
+
+use crate::ari::events::Event as Ari;
+use crate::ari::{Auth, EventStream, Rest, RestConfig, ServerItem, StreamConfig, StreamItem};
+use crate::runtime::{Runtime, RuntimeConfig};
+use call::{CALLER, CallRecord, Leg, LegCallerId, call_of};
+use config::Config;
+use observe::{Observation, Observer};
+use session::{CallInput, Session};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use table::{CallEntry, CallTable};
+use tenant::{Tenant, TenantCounters, TenantError};
+use tokio::sync::{mpsc, watch};
+use tracing::Instrument;
+
+/// A router that could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("runtime: {0}")]
+    Runtime(String),
+    #[error(transparent)]
+    Tenant(#[from] TenantError),
+    #[error("server {server}: {message}")]
+    Server { server: String, message: String },
+}
+
+/// The running router's parts.
+pub struct Router {
+    tenants: BTreeMap<String, Arc<Tenant>>,
+    by_app: HashMap<String, Arc<Tenant>>,
+    servers: BTreeMap<String, (Rest, RestConfig)>,
+    table: Arc<CallTable>,
+    observer: Observer,
+    /// Call ids: a random prefix per router run, then a counter (no `-`: ids embed them).
+    id_prefix: u32,
+    next_call: AtomicU64,
+}
+
+impl Router {
+    /// Loads every tenant's plugin and prepares a REST client per server. Nothing is
+    /// contacted yet.
+    pub fn new(config: &Config, observer: Observer) -> Result<Router, StartError> {
+        let mut runtime_config = RuntimeConfig::default();
+        if let Some(dir) = &config.runtime.cache_dir {
+            runtime_config.cache = Some(crate::runtime::CodeCache::new(dir));
+        }
+        let runtime =
+            Runtime::new(runtime_config).map_err(|e| StartError::Runtime(e.to_string()))?;
+        let mut tenants = BTreeMap::new();
+        let mut by_app = HashMap::new();
+        for (name, tc) in &config.tenants {
+            let tenant = Arc::new(Tenant::load(name, tc, &runtime)?);
+            for app in &tenant.apps {
+                by_app.insert(app.clone(), tenant.clone());
+            }
+            tenants.insert(name.clone(), tenant);
+        }
+        let mut servers = BTreeMap::new();
+        for (name, s) in &config.servers {
+            let rc = RestConfig {
+                base_url: s.url.clone(),
+                auth: Auth::Basic {
+                    user: s.user.clone(),
+                    password: s.password.clone(),
+                },
+                pool_size: s.pool_size,
+                timeout: Duration::from_millis(s.timeout_ms),
+            };
+            let rest = Rest::new(name, &rc).map_err(|e| StartError::Server {
+                server: name.clone(),
+                message: e.to_string(),
+            })?;
+            servers.insert(name.clone(), (rest, rc));
+        }
+        Ok(Router {
+            tenants,
+            by_app,
+            servers,
+            table: Arc::new(CallTable::default()),
+            observer,
+            id_prefix: fastrand::u32(..0x100_0000),
+            next_call: AtomicU64::new(1),
+        })
+    }
+
+    /// The tenants, by name.
+    pub fn tenants(&self) -> &BTreeMap<String, Arc<Tenant>> {
+        &self.tenants
+    }
+
+    /// The live calls.
+    pub fn table(&self) -> Arc<CallTable> {
+        self.table.clone()
+    }
+
+    /// Runs until `shutdown` turns true: keeps every server's event stream up and routes.
+    pub async fn run(self, shutdown: watch::Receiver<bool>) {
+        let apps: Vec<String> = self.by_app.keys().cloned().collect();
+        let (tx, mut rx) = mpsc::channel::<ServerItem>(4096);
+        for (name, (rest, rc)) in &self.servers {
+            let stream = EventStream::new(
+                name,
+                rest.clone(),
+                rc.clone(),
+                StreamConfig {
+                    apps: apps.clone(),
+                    ..StreamConfig::default()
+                },
+            );
+            tokio::spawn(stream.run(tx.clone(), shutdown.clone()));
+        }
+        drop(tx);
+        let mut shutdown = shutdown;
+        loop {
+            tokio::select! {
+                item = rx.recv() => match item {
+                    Some(item) => self.on_item(item),
+                    None => break,
+                },
+                changed = shutdown.changed() => {
+                    if changed.is_err() || *shutdown.borrow() {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_item(&self, item: ServerItem) {
+        let server = item.server.to_string();
+        match item.item {
+            StreamItem::Event(event) => self.dispatch(&server, event),
+            StreamItem::Resynced { channels, bridges } => {
+                let live: HashSet<String> = channels.iter().map(|c| c.id.clone()).collect();
+                let bridges: Vec<String> = bridges.into_iter().map(|b| b.id).collect();
+                self.reconcile(&server, live, bridges);
+            }
+            StreamItem::Connected => tracing::info!(%server, "event stream connected"),
+            StreamItem::Disconnected { reason } => {
+                tracing::warn!(%server, %reason, "event stream lost; reconnecting")
+            }
+        }
+    }
+
+    /// Hands an event to its call, or opens a call for a new inbound channel.
+    fn dispatch(&self, server: &str, event: Box<Ari>) {
+        let ids = translate::channel_ids(&event);
+        let call = ids.iter().find_map(|id| match call_of(id) {
+            Some(call) => Some(call.to_string()),
+            None => self.table.by_caller(id),
+        });
+        if let Some(call) = call {
+            if let Some(entry) = self.table.get(&call) {
+                let _ = entry.queue.send(CallInput::Ari(event));
+            } else if let Ari::StasisStart(e) = &*event
+                && call_of(&e.channel.id).is_some()
+            {
+                // A channel of a call that is over (a restart, a lost race): nobody can
+                // drive it.
+                self.hang_up_orphan(server, &e.channel.id);
+            }
+            return;
+        }
+        if let Ari::StasisStart(e) = &*event {
+            self.open(server, e, event.clone());
+        }
+    }
+
+    /// A new call: `e.channel` entered one of a tenant's apps.
+    fn open(&self, server: &str, e: &crate::ari::events::StasisStart, event: Box<Ari>) {
+        let Some(tenant) = self.by_app.get(&e.application).cloned() else {
+            tracing::warn!(%server, app = %e.application, "StasisStart for an app no tenant has");
+            return;
+        };
+        let Some((rest, _)) = self.servers.get(server) else {
+            return;
+        };
+        let n = self.next_call.fetch_add(1, Ordering::Relaxed);
+        let id = format!("{:06x}{n:x}", self.id_prefix);
+        let mut record = CallRecord::new(
+            id.clone(),
+            &tenant.name,
+            server,
+            &e.application,
+            e.args.clone(),
+        );
+        record.legs.insert(
+            CALLER.into(),
+            Leg {
+                ari_id: e.channel.id.clone(),
+                model: e.channel.clone(),
+                caller_id: LegCallerId::PassThrough,
+                dialed: false,
+                dial_settled: false,
+                hanging_up: false,
+                since: Instant::now(),
+            },
+        );
+        let (queue, inputs) = mpsc::unbounded_channel();
+        self.table.insert(
+            &id,
+            CallEntry {
+                queue: queue.clone(),
+                server: server.into(),
+                tenant: tenant.name.clone(),
+                caller: e.channel.id.clone(),
+            },
+        );
+        TenantCounters::add(&tenant.counters.calls_opened, 1);
+        self.observer.send(Observation::Opened {
+            call: id.clone(),
+            tenant: tenant.name.clone(),
+            caller: e.channel.caller.number.clone(),
+            args: e.args.clone(),
+        });
+        let span = tracing::info_span!("call", id = %id, tenant = %tenant.name);
+        let session = Session::new(
+            record,
+            tenant,
+            rest.clone(),
+            self.table.clone(),
+            self.observer.clone(),
+            queue.clone(),
+        );
+        let _ = queue.send(CallInput::Ari(event));
+        tokio::spawn(session.run(inputs).instrument(span));
+    }
+
+    /// After a (re)connect: every call of this server checks its channels against the list;
+    /// bridges and channels the router made for calls that are no more are removed.
+    fn reconcile(&self, server: &str, live: HashSet<String>, bridges: Vec<String>) {
+        let live = Arc::new(live);
+        let at = Instant::now();
+        let calls = self.table.calls();
+        for (_, entry) in calls.iter().filter(|(_, e)| e.server == server) {
+            let _ = entry.queue.send(CallInput::Resynced {
+                live: live.clone(),
+                at,
+            });
+        }
+        let Some((rest, _)) = self.servers.get(server) else {
+            return;
+        };
+        let orphans = |id: &String| call_of(id).is_some_and(|c| self.table.get(c).is_none());
+        let orphan_bridges: Vec<String> = bridges.into_iter().filter(orphans).collect();
+        let orphan_channels: Vec<String> = live.iter().filter(|id| orphans(id)).cloned().collect();
+        if orphan_bridges.is_empty() && orphan_channels.is_empty() {
+            return;
+        }
+        let rest = rest.clone();
+        let server = server.to_string();
+        tokio::spawn(async move {
+            for id in orphan_bridges {
+                match rest.destroy_bridge(&id).await {
+                    Ok(()) => tracing::info!(%server, bridge = %id, "orphan bridge destroyed"),
+                    Err(e) => {
+                        tracing::warn!(%server, bridge = %id, error = %e, "orphan bridge not destroyed")
+                    }
+                }
+            }
+            for id in orphan_channels {
+                if let Err(e) = rest.hangup(&id, 16).await
+                    && e.status() != Some(404)
+                {
+                    tracing::warn!(%server, channel = %id, error = %e, "orphan channel not hung up");
+                }
+            }
+        });
+    }
+
+    fn hang_up_orphan(&self, server: &str, id: &str) {
+        if let Some((rest, _)) = self.servers.get(server) {
+            let (rest, id) = (rest.clone(), id.to_string());
+            tokio::spawn(async move {
+                let _ = rest.hangup(&id, 16).await;
+            });
+        }
+    }
+}

@@ -1,0 +1,350 @@
+//! One call's task: takes the call's inputs (Asterisk events, timers, resyncs) one at a time,
+//! in order, turns them into contract events, runs the plugin on each (on a blocking thread:
+//! plugin code never stalls the threads that read the WebSocket and send REST), checks the
+//! reply, carries it out, and applies the tenant's failure policy when the plugin fails. When
+//! the call's last channel is gone it destroys the call's bridges and leaves the table.
+
+use super::call::{CALLER, CallRecord};
+use super::check::check;
+use super::execute::execute;
+use super::observe::{Observation, Observer};
+use super::table::CallTable;
+use super::tenant::{OnFailure, Tenant, TenantCounters};
+use super::timers::Timers;
+use super::translate::{remove_leg, translate};
+use crate::ari::Rest;
+use crate::ari::events::Event as Ari;
+use crate::runtime::{self as wit, Invocation, Plugin, PluginError};
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::mpsc;
+
+/// What a call's task receives.
+#[derive(Debug)]
+pub enum CallInput {
+    /// An Asterisk event about the call.
+    Ari(Box<Ari>),
+    /// A timer the plugin started fired.
+    Timer(String),
+    /// After a (re)connect: the channels Asterisk holds, listed at `at`. Legs the router knew
+    /// before then and that are not listed have vanished.
+    Resynced {
+        live: Arc<HashSet<String>>,
+        at: Instant,
+    },
+}
+
+/// How many `command-failed` rounds one input may cause before the call is given up: a plugin
+/// that answers every failure with another failing command must not spin.
+const MAX_FAILURE_ROUNDS: usize = 4;
+
+/// A call's task state.
+pub struct Session {
+    pub record: CallRecord,
+    pub tenant: Arc<Tenant>,
+    /// The plugin serving this call: the tenant's at the call's start, or the fallback.
+    pub plugin: Arc<Plugin>,
+    pub rest: Rest,
+    pub table: Arc<CallTable>,
+    pub observer: Observer,
+    pub queue: mpsc::UnboundedSender<CallInput>,
+    timers: Timers,
+    started: bool,
+    /// The failure policy was applied: the plugin is no longer asked, the call winds down.
+    given_up: bool,
+    on_fallback: bool,
+    opened: Instant,
+}
+
+impl Session {
+    pub fn new(
+        record: CallRecord,
+        tenant: Arc<Tenant>,
+        rest: Rest,
+        table: Arc<CallTable>,
+        observer: Observer,
+        queue: mpsc::UnboundedSender<CallInput>,
+    ) -> Self {
+        Session {
+            plugin: tenant.plugin.clone(),
+            record,
+            tenant,
+            rest,
+            table,
+            observer,
+            queue,
+            timers: Timers::default(),
+            started: false,
+            given_up: false,
+            on_fallback: false,
+            opened: Instant::now(),
+        }
+    }
+
+    /// Runs until the call's last channel is gone.
+    pub async fn run(mut self, mut inputs: mpsc::UnboundedReceiver<CallInput>) {
+        while let Some(input) = inputs.recv().await {
+            let events = self.absorb(input);
+            for event in events {
+                self.deliver(event).await;
+            }
+            if self.record.legs.is_empty() {
+                break;
+            }
+        }
+        self.end().await;
+    }
+
+    /// Applies an input to the record; the contract events it means for the plugin.
+    fn absorb(&mut self, input: CallInput) -> Vec<wit::Event> {
+        match input {
+            CallInput::Ari(event) => {
+                let caller_id = self.record.legs.get(CALLER).map(|l| l.ari_id.clone());
+                let mut events = translate(&mut self.record, &event);
+                if let Ari::StasisStart(e) = &*event
+                    && Some(&e.channel.id) == caller_id.as_ref()
+                    && !self.started
+                {
+                    self.started = true;
+                    events.insert(0, wit::Event::Started);
+                }
+                events
+            }
+            CallInput::Timer(name) => {
+                self.timers.fired(&name);
+                vec![wit::Event::Timer(name)]
+            }
+            CallInput::Resynced { live, at } => {
+                let vanished: Vec<String> = self
+                    .record
+                    .legs
+                    .iter()
+                    .filter(|(_, l)| l.since < at && !live.contains(&l.ari_id))
+                    .map(|(h, _)| h.clone())
+                    .collect();
+                vanished
+                    .into_iter()
+                    .map(|h| {
+                        tracing::warn!(call = %self.record.id, leg = %h, "channel vanished while the event stream was down");
+                        remove_leg(&mut self.record, &h);
+                        wit::Event::HungUp(wit::Hangup {
+                            channel: h,
+                            cause: 0,
+                            cause_text: "Unknown".into(),
+                        })
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    /// Hands one event to the plugin and carries out its reply; failed commands come back as
+    /// `command-failed`, up to a bound.
+    async fn deliver(&mut self, mut event: wit::Event) {
+        for _ in 0..MAX_FAILURE_ROUNDS {
+            if self.given_up {
+                return;
+            }
+            let began = Instant::now();
+            let outcome = self.invoke(&event).await;
+            let plugin_time = began.elapsed();
+            let counters = &self.tenant.counters;
+            TenantCounters::add(&counters.events_handled, 1);
+            TenantCounters::add(
+                &counters.plugin_nanos,
+                u64::try_from(plugin_time.as_nanos()).unwrap_or(u64::MAX),
+            );
+            let reply = match outcome {
+                Ok(reply) => reply,
+                Err(e) => {
+                    self.observer.send(Observation::PluginFailed {
+                        call: self.record.id.clone(),
+                        event: event.clone(),
+                        reason: e.to_string(),
+                    });
+                    if self.fail(&e.to_string()).await {
+                        continue; // on the fallback plugin: same event again
+                    }
+                    return;
+                }
+            };
+            if let Err(refusal) = check(&self.record, &self.tenant, &reply.commands) {
+                TenantCounters::add(&counters.replies_refused, 1);
+                let reason = format!("reply refused: {refusal}");
+                self.observer.send(Observation::PluginFailed {
+                    call: self.record.id.clone(),
+                    event: event.clone(),
+                    reason: reason.clone(),
+                });
+                if self.fail(&reason).await {
+                    continue;
+                }
+                return;
+            }
+            if let Some(state) = reply.state {
+                self.record.state = state;
+            }
+            self.observer.send(Observation::Handled {
+                call: self.record.id.clone(),
+                event: event.clone(),
+                commands: reply.commands.clone(),
+                plugin_time,
+            });
+            let queue = self.queue.clone();
+            let result = execute(
+                &mut self.record,
+                &self.rest,
+                &reply.commands,
+                &mut self.timers,
+                &queue,
+                CallInput::Timer,
+            )
+            .await;
+            match result {
+                Ok(()) => return,
+                Err(failure) => {
+                    TenantCounters::add(&counters.commands_failed, 1);
+                    tracing::info!(call = %self.record.id, command = %failure.command, status = failure.status, message = %failure.message, "command failed");
+                    event = wit::Event::CommandFailed(failure);
+                }
+            }
+        }
+        self.fail("the plugin kept answering failures with failing commands")
+            .await;
+    }
+
+    /// One `handle` call on a blocking thread.
+    async fn invoke(&self, event: &wit::Event) -> Result<wit::Reply, PluginError> {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0));
+        let call = self.record.snapshot(now_ms);
+        let event = event.clone();
+        let plugin = self.plugin.clone();
+        let tenant = self.tenant.clone();
+        let tag: Arc<str> = Arc::from(format!("{}/{}", tenant.name, self.record.id));
+        let ran = tokio::task::spawn_blocking(move || {
+            plugin.handle(Invocation {
+                event: &event,
+                call: &call,
+                settings: tenant.settings.clone(),
+                tag,
+                limits: &tenant.limits,
+                mode: tenant.mode,
+            })
+        })
+        .await;
+        ran.unwrap_or_else(|e| {
+            Err(PluginError::Trap {
+                message: format!("plugin thread: {e}"),
+            })
+        })
+    }
+
+    /// Applies the tenant's failure policy. True when the call goes on with the fallback
+    /// plugin (the failed event is to be handed to it).
+    async fn fail(&mut self, reason: &str) -> bool {
+        TenantCounters::add(&self.tenant.counters.plugin_failures, 1);
+        tracing::warn!(call = %self.record.id, tenant = %self.tenant.name, %reason, "plugin failed; applying the failure policy");
+        let policy = self.tenant.on_failure.clone();
+        match policy {
+            OnFailure::Fallback { plugin } if !self.on_fallback => {
+                self.on_fallback = true;
+                self.plugin = plugin;
+                true
+            }
+            OnFailure::Fallback { .. } => {
+                self.give_up(41).await;
+                false
+            }
+            OnFailure::Hangup { cause } => {
+                self.give_up(cause).await;
+                false
+            }
+            OnFailure::Continue {
+                context,
+                extension,
+                priority,
+            } => {
+                self.given_up = true;
+                self.timers.clear();
+                let mut continued = false;
+                if let Some(caller) = self.record.legs.get(CALLER) {
+                    let result = self
+                        .rest
+                        .continue_in_dialplan(
+                            &caller.ari_id,
+                            Some(&context),
+                            extension.as_deref(),
+                            priority,
+                        )
+                        .await;
+                    match result {
+                        Ok(()) => continued = true,
+                        Err(e) => {
+                            tracing::warn!(call = %self.record.id, error = %e, "continue in dialplan failed")
+                        }
+                    }
+                }
+                let others: Vec<String> = self
+                    .record
+                    .legs
+                    .iter()
+                    .filter(|(h, _)| !(continued && h.as_str() == CALLER))
+                    .map(|(_, l)| l.ari_id.clone())
+                    .collect();
+                for id in others {
+                    let _ = self.rest.hangup(&id, 16).await;
+                }
+                false
+            }
+        }
+    }
+
+    /// Hangs every channel of the call up with `cause`; the plugin is asked nothing more.
+    async fn give_up(&mut self, cause: u8) {
+        self.given_up = true;
+        self.timers.clear();
+        let ids: Vec<String> = self
+            .record
+            .legs
+            .values()
+            .map(|l| l.ari_id.clone())
+            .collect();
+        for id in ids {
+            if let Err(e) = self.rest.hangup(&id, cause).await
+                && e.status() != Some(404)
+            {
+                tracing::warn!(call = %self.record.id, error = %e, "hangup failed");
+            }
+        }
+    }
+
+    /// The call is over: its bridges are destroyed (nobody else cleans them up), its timers
+    /// cancelled, and it leaves the table.
+    async fn end(mut self) {
+        self.timers.clear();
+        let bridges: Vec<String> = self
+            .record
+            .bridges
+            .values()
+            .map(|b| b.ari_id.clone())
+            .collect();
+        for id in bridges {
+            if let Err(e) = self.rest.destroy_bridge(&id).await
+                && e.status() != Some(404)
+            {
+                tracing::warn!(call = %self.record.id, bridge = %id, error = %e, "bridge not destroyed");
+            }
+        }
+        self.table.remove(&self.record.id);
+        TenantCounters::add(&self.tenant.counters.calls_ended, 1);
+        self.observer.send(Observation::Ended {
+            call: self.record.id.clone(),
+            duration: self.opened.elapsed(),
+            given_up: self.given_up,
+        });
+        tracing::info!(call = %self.record.id, duration_ms = self.opened.elapsed().as_millis() as u64, "call ended");
+    }
+}

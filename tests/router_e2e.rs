@@ -1,0 +1,550 @@
+//! The router end to end: the real router, the simulated Asterisk over loopback sockets and
+//! real plugin components built from this repository.
+
+#[path = "../host/tests/common/mod.rs"]
+mod common;
+
+use callwasm::router::Router;
+use callwasm::router::config::Config;
+use callwasm::router::observe::{Observation, Observer};
+use callwasm::router::table::CallTable;
+use callwasm::sim::{InboundCall, Sim, SimConfig};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
+
+/// A router serving tenants against a simulator.
+struct Rig {
+    sim: Sim,
+    table: Arc<CallTable>,
+    observations: mpsc::UnboundedReceiver<Observation>,
+    shutdown: watch::Sender<bool>,
+    router: tokio::task::JoinHandle<()>,
+}
+
+impl Rig {
+    /// Starts a router with `tenants` (TOML, `{sim}` replaced by the simulator's ARI URL and
+    /// `{early_dial}`/`{rogue}` by the components' paths) and waits until it listens.
+    async fn start(sim: Sim, tenants: &str) -> Rig {
+        let text = format!(
+            "[servers.sim]\nurl = \"{}\"\nuser = \"asterisk\"\npassword = \"asterisk\"\n\n{}",
+            sim.base_url(),
+            tenants
+                .replace(
+                    "{early_dial}",
+                    &common::plugin_path("early-dial").display().to_string()
+                )
+                .replace(
+                    "{rogue}",
+                    &common::plugin_path("rogue").display().to_string()
+                )
+        );
+        let config = Config::parse(&text).unwrap_or_else(|e| panic!("config: {e}\n{text}"));
+        let (observer, observations) = Observer::channel();
+        let router = Router::new(&config, observer).expect("router");
+        let table = router.table();
+        let apps: Vec<String> = config
+            .tenants
+            .values()
+            .flat_map(|t| t.apps.clone())
+            .collect();
+        let (shutdown, rx) = watch::channel(false);
+        let router = tokio::spawn(router.run(rx));
+        let began = Instant::now();
+        while !apps.iter().all(|a| sim.listening(a)) {
+            assert!(
+                began.elapsed() < Duration::from_secs(10),
+                "router never subscribed"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        // The stream sets filters and resyncs right after subscribing.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        Rig {
+            sim,
+            table,
+            observations,
+            shutdown,
+            router,
+        }
+    }
+
+    /// Waits until `done` holds of the simulator, or fails after `limit`.
+    async fn until(&self, limit: Duration, what: &str, done: impl Fn(&Sim) -> bool) {
+        let began = Instant::now();
+        while !done(&self.sim) {
+            assert!(began.elapsed() < limit, "timed out waiting for: {what}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.router).await;
+    }
+
+    /// The observations so far.
+    fn drain(&mut self) -> Vec<Observation> {
+        let mut out = Vec::new();
+        while let Ok(o) = self.observations.try_recv() {
+            out.push(o);
+        }
+        out
+    }
+}
+
+fn sim_config() -> SimConfig {
+    SimConfig {
+        journal: true,
+        busy_hangup_after: Duration::from_millis(300),
+        ..SimConfig::default()
+    }
+}
+
+const EARLY_DIAL: &str = r#"
+[tenants.acme]
+apps = ["router"]
+plugin = "{early_dial}"
+endpoints = ["PJSIP/*"]
+[tenants.acme.settings]
+caller_id_number = "5551000"
+caller_id_name = "ACME"
+vars = "X_TENANT=acme"
+dial_timeout = 2
+"#;
+
+fn inbound(exten: &str) -> InboundCall {
+    let mut call = InboundCall::new("router", "5550100", exten);
+    call.caller_name = "Alice Caller".into();
+    call.args = vec![exten.into()];
+    call
+}
+
+/// The journal's lines about one call's leg and bridge, in order.
+fn flow_of(journal: &[String], caller: &str) -> Vec<String> {
+    journal
+        .iter()
+        .filter(|l| l.contains("cw-") || l.contains(caller))
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn the_seed_flow_from_one_reply() {
+    let sim = Sim::start(sim_config()).await.expect("sim");
+    let rig = Rig::start(sim, EARLY_DIAL).await;
+    let caller = rig.sim.place_call(&inbound("alice"));
+    rig.until(
+        Duration::from_secs(5),
+        "leg answered and caller up",
+        |sim| sim.channel(&caller).is_some_and(|c| c.state == "Up"),
+    )
+    .await;
+    let journal = rig.sim.journal();
+    let lines = flow_of(&journal, &caller);
+    let call = rig
+        .table
+        .calls()
+        .first()
+        .map(|(id, _)| id.clone())
+        .expect("a live call");
+    let leg = format!("cw-{call}-agent");
+    let bridge = format!("cw-{call}-b1");
+    assert_eq!(
+        lines,
+        vec![
+            format!("POST /channels/create?app=router&channelId={leg}&endpoint=PJSIP/alice"),
+            format!("POST /channels/{leg}/variable?value=5551000&variable=CONNECTEDLINE(num)"),
+            format!("POST /channels/{leg}/variable?value=ACME&variable=CONNECTEDLINE(name)"),
+            format!("POST /channels/{leg}/variable?value=acme&variable=X_TENANT"),
+            format!("POST /bridges?bridgeId={bridge}&type=mixing"),
+            format!(
+                "POST /bridges/{bridge}/addChannel?channel={caller},{leg}&inhibitConnectedLineUpdates=true"
+            ),
+            format!("POST /channels/{leg}/dial?timeout=2"),
+            format!("POST /channels/{caller}/answer"),
+        ]
+    );
+    // Both up, both in the bridge.
+    let b = rig.sim.bridge(&bridge).expect("bridge exists");
+    assert_eq!(b.channels, vec![caller.clone(), leg.clone()]);
+    assert_eq!(rig.sim.channel(&leg).map(|c| c.state), Some("Up".into()));
+    rig.stop().await;
+}
+
+#[tokio::test]
+async fn the_caller_is_in_the_bridge_while_the_leg_rings() {
+    let sim = Sim::start(sim_config()).await.expect("sim");
+    let rig = Rig::start(sim, EARLY_DIAL).await;
+    let caller = rig.sim.place_call(&inbound("noanswer-bob"));
+    rig.until(Duration::from_secs(5), "leg ringing", |sim| {
+        sim.channel_ids().iter().any(|id| {
+            id.starts_with("cw-") && sim.channel(id).is_some_and(|c| c.state == "Ringing")
+        })
+    })
+    .await;
+    let bridges = rig.sim.bridge_ids();
+    assert_eq!(bridges.len(), 1);
+    let b = rig.sim.bridge(&bridges[0]).expect("bridge");
+    assert_eq!(b.channels.len(), 2, "caller and ringing leg bridged early");
+    assert!(b.channels.contains(&caller));
+    rig.stop().await;
+}
+
+/// The DELETE of `id` in the journal, with its cause.
+fn hangups_of(journal: &[String], id: &str) -> Vec<String> {
+    let exact = format!("DELETE /channels/{id}");
+    let with_query = format!("{exact}?");
+    journal
+        .iter()
+        .filter(|l| **l == exact || l.starts_with(&with_query))
+        .cloned()
+        .collect()
+}
+
+const PASS_THROUGH: &str = r#"
+[tenants.acme]
+apps = ["router"]
+plugin = "{early_dial}"
+endpoints = ["PJSIP/*"]
+[tenants.acme.settings]
+dial_timeout = 2
+"#;
+
+#[tokio::test]
+async fn caller_id_given_or_passed_through_reaches_the_legs_connected_line() {
+    for (tenants, want, inhibit) in [
+        (EARLY_DIAL, ("ACME", "5551000"), true),
+        (PASS_THROUGH, ("Alice Caller", "5550100"), false),
+    ] {
+        let sim = Sim::start(sim_config()).await.expect("sim");
+        let rig = Rig::start(sim, tenants).await;
+        let caller = rig.sim.place_call(&inbound("noanswer-carol"));
+        rig.until(Duration::from_secs(5), "leg ringing", |sim| {
+            sim.channel_ids().iter().any(|id| {
+                id.starts_with("cw-") && sim.channel(id).is_some_and(|c| c.state == "Ringing")
+            })
+        })
+        .await;
+        let leg = rig
+            .sim
+            .channel_ids()
+            .into_iter()
+            .find(|id| id.starts_with("cw-"))
+            .expect("leg");
+        let connected = rig.sim.channel(&leg).expect("leg").connected;
+        assert_eq!(
+            (connected.name.as_str(), connected.number.as_str()),
+            want,
+            "what the callee sees"
+        );
+        let journal = rig.sim.journal();
+        let dial = journal
+            .iter()
+            .find(|l| l.contains("/dial"))
+            .expect("dial sent");
+        let add = journal
+            .iter()
+            .find(|l| l.contains("/addChannel"))
+            .expect("addChannel sent");
+        if inhibit {
+            assert_eq!(dial, &format!("POST /channels/{leg}/dial?timeout=2"));
+            assert!(add.ends_with("&inhibitConnectedLineUpdates=true"), "{add}");
+        } else {
+            assert_eq!(
+                dial,
+                &format!("POST /channels/{leg}/dial?caller={caller}&timeout=2")
+            );
+            assert!(!add.contains("inhibit"), "{add}");
+        }
+        rig.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn busy_no_answer_and_unavailable_hang_the_caller_up_with_the_right_cause() {
+    for (exten, cause) in [
+        ("busy-bob", 17),
+        ("noanswer-carol", 19),
+        ("unavailable-dave", 20),
+    ] {
+        let sim = Sim::start(sim_config()).await.expect("sim");
+        let rig = Rig::start(sim, EARLY_DIAL).await;
+        let caller = rig.sim.place_call(&inbound(exten));
+        rig.until(Duration::from_secs(8), "every channel gone", |sim| {
+            sim.channel_ids().is_empty()
+        })
+        .await;
+        let journal = rig.sim.journal();
+        assert_eq!(
+            hangups_of(&journal, &caller),
+            vec![format!("DELETE /channels/{caller}?reason_code={cause}")],
+            "{exten}"
+        );
+        rig.until(Duration::from_secs(2), "no bridge left", |sim| {
+            sim.bridge_ids().is_empty()
+        })
+        .await;
+        let began = Instant::now();
+        while !rig.table.is_empty() {
+            assert!(began.elapsed() < Duration::from_secs(2), "call record left");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        rig.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn the_caller_hanging_up_while_the_leg_rings_ends_everything() {
+    let sim = Sim::start(sim_config()).await.expect("sim");
+    let rig = Rig::start(sim, EARLY_DIAL).await;
+    let mut call = inbound("noanswer-erin");
+    call.behaviour.hangup_after = Some(Duration::from_millis(500));
+    let caller = rig.sim.place_call(&call);
+    rig.until(
+        Duration::from_secs(5),
+        "every channel and bridge gone",
+        |sim| sim.channel_ids().is_empty() && sim.bridge_ids().is_empty(),
+    )
+    .await;
+    let journal = rig.sim.journal();
+    let leg = journal
+        .iter()
+        .find_map(|l| l.split("channelId=").nth(1))
+        .and_then(|rest| rest.split('&').next())
+        .expect("leg created")
+        .to_string();
+    assert_eq!(
+        hangups_of(&journal, &leg),
+        vec![format!("DELETE /channels/{leg}?reason_code=16")]
+    );
+    assert!(
+        hangups_of(&journal, &caller).is_empty(),
+        "the caller hung up by itself"
+    );
+    let bridge = leg.replace("-agent", "-b1");
+    assert!(
+        journal.contains(&format!("DELETE /bridges/{bridge}")),
+        "bridge destroyed: {journal:#?}"
+    );
+    let began = Instant::now();
+    while !rig.table.is_empty() {
+        assert!(began.elapsed() < Duration::from_secs(2), "call record left");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    rig.stop().await;
+}
+
+fn failures(observations: &[Observation]) -> Vec<(String, String)> {
+    observations
+        .iter()
+        .filter_map(|o| match o {
+            Observation::PluginFailed { call, reason, .. } => Some((call.clone(), reason.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_plugin_trapping_on_its_second_event_fails_only_its_call() {
+    let tenants = format!(
+        "{EARLY_DIAL}\n{}",
+        r#"
+[tenants.bad]
+apps = ["bad"]
+plugin = "{rogue}"
+[tenants.bad.settings]
+misbehave = "trap"
+after = 1
+[tenants.bad.on_failure]
+action = "hangup"
+cause = 41
+"#
+    );
+    let sim = Sim::start(sim_config()).await.expect("sim");
+    let mut rig = Rig::start(sim, &tenants).await;
+    let mut callers = Vec::new();
+    for n in 0..100 {
+        let mut call = inbound("alice");
+        call.caller_number = format!("55501{n:02}");
+        call.behaviour.hangup_after = Some(Duration::from_millis(1500));
+        callers.push(rig.sim.place_call(&call));
+    }
+    let mut bad = InboundCall::new("bad", "5559999", "s");
+    bad.args = vec!["x".into()];
+    let bad_caller = rig.sim.place_call(&bad);
+    rig.until(Duration::from_secs(15), "every call over", |sim| {
+        sim.channel_ids().is_empty() && sim.bridge_ids().is_empty()
+    })
+    .await;
+    let journal = rig.sim.journal();
+    // The rogue call: answered on its first event, trapped on the second (the state change of
+    // that answer), hung up with the policy's cause.
+    assert_eq!(
+        journal
+            .iter()
+            .filter(|l| l.contains(&bad_caller))
+            .cloned()
+            .collect::<Vec<_>>(),
+        vec![
+            format!("POST /channels/{bad_caller}/answer"),
+            format!("DELETE /channels/{bad_caller}?reason_code=41"),
+        ]
+    );
+    // The hundred others: answered once their leg answered, never hung up by the router.
+    for caller in &callers {
+        assert!(
+            journal.contains(&format!("POST /channels/{caller}/answer")),
+            "{caller} answered"
+        );
+        assert!(
+            hangups_of(&journal, caller).is_empty(),
+            "{caller} hung up by itself: {:#?}",
+            hangups_of(&journal, caller)
+        );
+    }
+    let tenants = rig.table.len();
+    assert_eq!(tenants, 0, "no call left");
+    let failed = failures(&rig.drain());
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert!(
+        failed[0].1.starts_with("trap: "),
+        "the reason names the trap: {}",
+        failed[0].1
+    );
+    rig.stop().await;
+}
+
+#[tokio::test]
+async fn a_reply_naming_another_calls_handle_or_a_forbidden_endpoint_is_refused_unsent() {
+    let tenants = format!(
+        "{EARLY_DIAL}\n{}",
+        r#"
+[tenants.forger]
+apps = ["forger"]
+plugin = "{rogue}"
+[tenants.forger.settings]
+misbehave = "forge"
+handle = "agent"
+
+[tenants.roamer]
+apps = ["roamer"]
+plugin = "{rogue}"
+endpoints = ["PJSIP/*"]
+[tenants.roamer.settings]
+misbehave = "create"
+endpoint = "SIP/premium-rate"
+"#
+    );
+    let sim = Sim::start(sim_config()).await.expect("sim");
+    let mut rig = Rig::start(sim, &tenants).await;
+    // A call of another tenant with a leg called "agent", ringing.
+    let victim = rig.sim.place_call(&inbound("noanswer-frank"));
+    rig.until(Duration::from_secs(5), "victim's leg ringing", |sim| {
+        sim.channel_ids().iter().any(|id| {
+            id.starts_with("cw-") && sim.channel(id).is_some_and(|c| c.state == "Ringing")
+        })
+    })
+    .await;
+    let before = rig.sim.journal().len();
+    let mut forger = InboundCall::new("forger", "5558888", "s");
+    forger.args = vec!["x".into()];
+    let forger = rig.sim.place_call(&forger);
+    let mut roamer = InboundCall::new("roamer", "5557777", "s");
+    roamer.args = vec!["x".into()];
+    let roamer = rig.sim.place_call(&roamer);
+    rig.until(
+        Duration::from_secs(5),
+        "both refused calls hung up",
+        |sim| sim.channel(&forger).is_none() && sim.channel(&roamer).is_none(),
+    )
+    .await;
+    let journal = rig.sim.journal();
+    // Nothing of either reply was sent: only the policy's hangups.
+    let mut sent: Vec<String> = journal[before..]
+        .iter()
+        .filter(|l| !l.contains("cw-") || l.contains("/channels/create"))
+        .filter(|l| !l.contains(&victim))
+        .cloned()
+        .collect();
+    sent.sort();
+    let mut want = vec![
+        format!("DELETE /channels/{forger}?reason_code=41"),
+        format!("DELETE /channels/{roamer}?reason_code=41"),
+    ];
+    want.sort();
+    assert_eq!(sent, want);
+    // The victim's leg is untouched, still ringing.
+    assert!(
+        rig.sim
+            .channel_ids()
+            .iter()
+            .any(|id| id.starts_with("cw-")
+                && rig.sim.channel(id).is_some_and(|c| c.state == "Ringing")),
+        "the other call's leg still rings"
+    );
+    let mut reasons: Vec<String> = failures(&rig.drain()).into_iter().map(|f| f.1).collect();
+    reasons.sort();
+    assert_eq!(
+        reasons,
+        vec![
+            "reply refused: command 0 (create): endpoint \"SIP/premium-rate\" is not on the tenant's allow-list".to_string(),
+            "reply refused: command 0 (hangup): no channel \"agent\" in this call".to_string(),
+        ]
+    );
+    rig.stop().await;
+}
+
+#[tokio::test]
+async fn failure_policies_continue_in_the_dialplan_or_fall_back_to_another_plugin() {
+    let tenants = r#"
+[tenants.cont]
+apps = ["cont"]
+plugin = "{rogue}"
+[tenants.cont.settings]
+misbehave = "error"
+[tenants.cont.on_failure]
+action = "continue"
+context = "default"
+extension = "operator"
+priority = 1
+
+[tenants.fall]
+apps = ["fall"]
+plugin = "{rogue}"
+endpoints = ["PJSIP/*"]
+[tenants.fall.settings]
+misbehave = "trap"
+dial_timeout = 2
+[tenants.fall.on_failure]
+action = "fallback"
+plugin = "{early_dial}"
+"#;
+    let sim = Sim::start(sim_config()).await.expect("sim");
+    let rig = Rig::start(sim, tenants).await;
+    let mut c = InboundCall::new("cont", "5551111", "s");
+    c.args = vec!["x".into()];
+    let cont = rig.sim.place_call(&c);
+    let mut f = InboundCall::new("fall", "5552222", "alice");
+    f.args = vec!["alice".into()];
+    let fall = rig.sim.place_call(&f);
+    rig.until(Duration::from_secs(5), "fallback call answered", |sim| {
+        sim.channel(&fall).is_some_and(|c| c.state == "Up")
+    })
+    .await;
+    let journal = rig.sim.journal();
+    assert!(
+        journal.contains(&format!(
+            "POST /channels/{cont}/continue?context=default&extension=operator&priority=1"
+        )),
+        "{journal:#?}"
+    );
+    // The fallback (early-dial) took the same `started` event and ran the seed flow.
+    assert!(
+        journal
+            .iter()
+            .any(|l| l.starts_with("POST /channels/create?app=fall") && l.contains("PJSIP/alice")),
+        "{journal:#?}"
+    );
+    rig.stop().await;
+}
