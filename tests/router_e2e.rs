@@ -548,3 +548,81 @@ plugin = "{early_dial}"
     );
     rig.stop().await;
 }
+
+fn rest_of(sim: &Sim) -> callwasm::ari::Rest {
+    callwasm::ari::Rest::new(
+        "sim",
+        &callwasm::ari::RestConfig {
+            base_url: sim.base_url(),
+            auth: callwasm::ari::Auth::Basic {
+                user: "asterisk".into(),
+                password: "asterisk".into(),
+            },
+            pool_size: 4,
+            timeout: Duration::from_secs(2),
+        },
+    )
+    .expect("rest")
+}
+
+#[tokio::test]
+async fn at_start_bridges_and_channels_of_dead_calls_are_removed_and_others_kept() {
+    let sim = Sim::start(sim_config()).await.expect("sim");
+    // What a router that died mid-call left behind, and what belongs to someone else.
+    let rest = rest_of(&sim);
+    rest.create_bridge("cw-dead01-b1", "mixing")
+        .await
+        .expect("bridge");
+    rest.create_bridge("conference-7", "mixing")
+        .await
+        .expect("bridge");
+    rest.create_channel(&callwasm::ari::CreateChannel {
+        endpoint: "PJSIP/bob",
+        app: "router",
+        channel_id: Some("cw-dead01-agent"),
+        ..Default::default()
+    })
+    .await
+    .expect("channel");
+    let rig = Rig::start(sim, EARLY_DIAL).await;
+    rig.until(Duration::from_secs(5), "orphans removed", |sim| {
+        sim.bridge_ids() == vec!["conference-7".to_string()] && sim.channel_ids().is_empty()
+    })
+    .await;
+    let journal = rig.sim.journal();
+    assert!(journal.contains(&"DELETE /bridges/cw-dead01-b1".to_string()));
+    assert!(journal.contains(&"DELETE /channels/cw-dead01-agent?reason_code=16".to_string()));
+    assert!(!journal.iter().any(|l| l.contains("DELETE /bridges/conference-7")));
+    rig.stop().await;
+}
+
+#[tokio::test]
+async fn a_call_whose_channels_vanished_while_the_socket_was_down_ends_on_resync() {
+    let sim = Sim::start(sim_config()).await.expect("sim");
+    let rig = Rig::start(sim, EARLY_DIAL).await;
+    let caller = rig.sim.place_call(&inbound("noanswer-gina"));
+    rig.until(Duration::from_secs(5), "leg ringing", |sim| {
+        sim.channel_ids().iter().any(|id| {
+            id.starts_with("cw-") && sim.channel(id).is_some_and(|c| c.state == "Ringing")
+        })
+    })
+    .await;
+    assert_eq!(rig.table.len(), 1);
+    // The socket drops and stays refused for a while; meanwhile the caller hangs up.
+    rig.sim.faults(|f| f.refuse_until = Some(Instant::now() + Duration::from_millis(700)));
+    rig.sim.drop_sockets();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(rig.sim.hang_up(&caller, 16));
+    // After the reconnect, the resync shows the caller gone: the plugin hears it, hangs the
+    // leg up, and the call ends with its bridge destroyed.
+    rig.until(Duration::from_secs(10), "nothing left", |sim| {
+        sim.channel_ids().is_empty() && sim.bridge_ids().is_empty()
+    })
+    .await;
+    let began = Instant::now();
+    while !rig.table.is_empty() {
+        assert!(began.elapsed() < Duration::from_secs(2), "call record left");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    rig.stop().await;
+}

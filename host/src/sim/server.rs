@@ -188,6 +188,17 @@ impl Sim {
     }
 
     /// Removes a channel without any event (one that went away while nobody listened).
+    /// The far end of a channel hangs up (a SIP BYE): hangup request without cause, StasisEnd,
+    /// ChannelDestroyed with `cause`. False when there is no such channel.
+    pub fn hang_up(&self, id: &str, cause: i64) -> bool {
+        let mut state = lock(&self.shared.state);
+        if !state.channels.contains_key(id) {
+            return false;
+        }
+        super::operations::hang_up(&mut state, id, None, cause);
+        true
+    }
+
     pub fn remove_channel(&self, id: &str) {
         lock(&self.shared.state).channels.remove(id);
     }
