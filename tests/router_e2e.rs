@@ -592,7 +592,11 @@ async fn at_start_bridges_and_channels_of_dead_calls_are_removed_and_others_kept
     let journal = rig.sim.journal();
     assert!(journal.contains(&"DELETE /bridges/cw-dead01-b1".to_string()));
     assert!(journal.contains(&"DELETE /channels/cw-dead01-agent?reason_code=16".to_string()));
-    assert!(!journal.iter().any(|l| l.contains("DELETE /bridges/conference-7")));
+    assert!(
+        !journal
+            .iter()
+            .any(|l| l.contains("DELETE /bridges/conference-7"))
+    );
     rig.stop().await;
 }
 
@@ -609,7 +613,8 @@ async fn a_call_whose_channels_vanished_while_the_socket_was_down_ends_on_resync
     .await;
     assert_eq!(rig.table.len(), 1);
     // The socket drops and stays refused for a while; meanwhile the caller hangs up.
-    rig.sim.faults(|f| f.refuse_until = Some(Instant::now() + Duration::from_millis(700)));
+    rig.sim
+        .faults(|f| f.refuse_until = Some(Instant::now() + Duration::from_millis(700)));
     rig.sim.drop_sockets();
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(rig.sim.hang_up(&caller, 16));
@@ -625,4 +630,138 @@ async fn a_call_whose_channels_vanished_while_the_socket_was_down_ends_on_resync
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     rig.stop().await;
+}
+
+#[test]
+fn the_demo_runs_to_completion_and_its_summary_matches_the_calls_it_placed() {
+    let plugins = common::plugin_path("early-dial")
+        .parent()
+        .expect("plugin dir")
+        .to_path_buf();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_callwasm"))
+        .arg("demo")
+        .arg("--plugins")
+        .arg(&plugins)
+        .output()
+        .expect("callwasm demo");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    let summary = lines
+        .iter()
+        .position(|l| *l == "summary")
+        .expect("a summary");
+    let calls: Vec<(String, String)> = lines[summary + 1..summary + 7]
+        .iter()
+        .map(|l| {
+            let words: Vec<&str> = l.split_whitespace().collect();
+            // "call N  caller -> exten  outcome…  K events, plugin T µs/event"
+            let exten = words[4].to_string();
+            let outcome = words[5..words.len() - 5].join(" ");
+            (exten, outcome)
+        })
+        .collect();
+    assert_eq!(
+        calls,
+        vec![
+            ("alice".to_string(), "answered".to_string()),
+            ("busy-bob".into(), "busy".into()),
+            ("noanswer-carol".into(), "no answer".into()),
+            ("unavailable-dave".into(), "unavailable".into()),
+            (
+                "noanswer-erin".into(),
+                "caller hung up while ringing".into()
+            ),
+            ("early-frank".into(), "answered".into()),
+        ]
+    );
+    assert_eq!(lines[summary + 7], "calls: 6 placed, 6 ended");
+    assert_eq!(
+        lines[summary + 8],
+        "outcomes: answered 2, busy 1, caller hung up while ringing 1, no answer 1, unavailable 1"
+    );
+    assert!(lines[summary + 9].starts_with("plugin time per event: "));
+    assert_eq!(
+        lines[summary + 10],
+        "left in the simulated Asterisk: 0 channels, 0 bridges"
+    );
+    // Each call's events and commands were printed as they happened.
+    assert!(
+        stdout.contains("call 1 started") && stdout.contains("create agent PJSIP/alice"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn run_refuses_a_bad_config_naming_file_line_and_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("router.toml");
+    std::fs::write(
+        &path,
+        "[servers.pbx1]\nurl = \"http://127.0.0.1:8088/ari\"\nuser = \"a\"\npassword = \"b\"\n\n[tenants.acme]\napps = \"acme\"\nplugin = \"x.wasm\"\n",
+    )
+    .expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_callwasm"))
+        .arg("run")
+        .arg("--config")
+        .arg(&path)
+        .output()
+        .expect("callwasm run");
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        format!(
+            "error: {}: line 7, column 8, key `tenants.acme.apps`: invalid type: string \"acme\", expected a sequence",
+            path.display()
+        )
+    );
+    // A config that parses but names a plugin that is not there: refused before starting.
+    std::fs::write(
+        &path,
+        "[servers.pbx1]\nurl = \"http://127.0.0.1:8088/ari\"\nuser = \"a\"\npassword = \"b\"\n\n[tenants.acme]\napps = [\"acme\"]\nplugin = \"missing.wasm\"\n",
+    )
+    .expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_callwasm"))
+        .arg("run")
+        .arg("--config")
+        .arg(&path)
+        .output()
+        .expect("callwasm run");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with(&format!(
+            "error: tenant acme: plugin {}: cannot read {}",
+            dir.path().join("missing.wasm").display(),
+            dir.path().join("missing.wasm").display()
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_shipped_example_config_is_valid() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/router.toml");
+    let config = Config::load(&path).expect("examples/router.toml is valid");
+    let acme = &config.tenants["acme"];
+    assert_eq!(acme.apps, vec!["acme".to_string()]);
+    let settings = callwasm::router::config::settings_map(&acme.settings).expect("settings");
+    assert_eq!(
+        settings.get("route.sales").map(String::as_str),
+        Some("PJSIP/alice")
+    );
+    assert_eq!(settings.get("dial_timeout").map(String::as_str), Some("25"));
+    assert_eq!(
+        acme.on_failure,
+        callwasm::router::config::FailurePolicy::Continue {
+            context: "callwasm-fallback".into(),
+            extension: Some("s".into()),
+            priority: Some(1),
+        }
+    );
 }

@@ -60,3 +60,89 @@ impl Observer {
         }
     }
 }
+
+/// A contract event in one short line, for logs and the demo.
+pub fn event_text(event: &wit::Event) -> String {
+    use wit::Event::*;
+    match event {
+        Started => "started".into(),
+        StateChanged(h) => format!("state-changed {h}"),
+        DialStatus(d) => format!("dial-status {} {}", d.leg, dial_status_name(d.status)),
+        HungUp(h) => format!("hung-up {} cause {} ({})", h.channel, h.cause, h.cause_text),
+        Left(h) => format!("left {h}"),
+        EnteredBridge(m) => format!("entered-bridge {} {}", m.bridge, m.channel),
+        LeftBridge(m) => format!("left-bridge {} {}", m.bridge, m.channel),
+        Dtmf(d) => format!("dtmf {} {}", d.channel, d.digit),
+        PlaybackFinished(p) => format!(
+            "playback-finished {} {}",
+            p.playback,
+            match p.status {
+                wit::PlaybackStatus::Done => "done",
+                wit::PlaybackStatus::Failed => "failed",
+            }
+        ),
+        Timer(name) => format!("timer {name}"),
+        CommandFailed(f) => format!(
+            "command-failed #{} {} HTTP {}: {}",
+            f.index, f.command, f.status, f.message
+        ),
+    }
+}
+
+/// A command in one short line, for logs and the demo.
+pub fn command_text(command: &wit::Command) -> String {
+    use wit::Command::*;
+    match command {
+        Create(c) => {
+            let id = match &c.caller_id {
+                wit::CallerId::PassThrough => "caller's ID".to_string(),
+                wit::CallerId::Given(p) => format!("ID {:?} <{}>", p.name, p.number),
+            };
+            format!("create {} {} ({id})", c.leg, c.endpoint)
+        }
+        SetVar(v) => format!("set-var {} {}={}", v.channel, v.name, v.value),
+        Dial(d) => format!("dial {} ({} s)", d.leg, d.timeout_s),
+        Answer(h) => format!("answer {h}"),
+        Ring(h) => format!("ring {h}"),
+        Progress(h) => format!("progress {h}"),
+        Hangup(h) => format!("hangup {} cause {}", h.channel, h.cause),
+        BridgeCreate(b) => format!(
+            "bridge-create {} {}",
+            b.bridge,
+            match b.kind {
+                wit::BridgeKind::Mixing => "mixing",
+                wit::BridgeKind::Holding => "holding",
+            }
+        ),
+        BridgeAdd(m) => format!("bridge-add {} [{}]", m.bridge, m.channels.join(", ")),
+        BridgeRemove(m) => format!("bridge-remove {} [{}]", m.bridge, m.channels.join(", ")),
+        BridgeDestroy(b) => format!("bridge-destroy {b}"),
+        Play(p) => format!("play {} {}", p.playback, p.media.join(",")),
+        StopPlayback(p) => format!("stop-playback {p}"),
+        StartMoh(m) => format!("start-moh {}", m.channel),
+        StopMoh(h) => format!("stop-moh {h}"),
+        ContinueInDialplan(c) => format!(
+            "continue {} {}",
+            c.channel,
+            c.context.as_deref().unwrap_or("(same context)")
+        ),
+        StartTimer(t) => format!("start-timer {} {} ms", t.name, t.ms),
+        CancelTimer(name) => format!("cancel-timer {name}"),
+    }
+}
+
+/// A dial status as the contract spells it.
+pub fn dial_status_name(status: wit::DialStatus) -> &'static str {
+    use wit::DialStatus::*;
+    match status {
+        Ringing => "ringing",
+        Progress => "progress",
+        Answer => "answer",
+        Busy => "busy",
+        NoAnswer => "no-answer",
+        Unavailable => "unavailable",
+        Congestion => "congestion",
+        Cancel => "cancel",
+        Failed => "failed",
+    }
+}

@@ -146,9 +146,7 @@ impl Session {
             if self.given_up {
                 return;
             }
-            let began = Instant::now();
-            let outcome = self.invoke(&event).await;
-            let plugin_time = began.elapsed();
+            let (outcome, plugin_time) = self.invoke(&event).await;
             let counters = &self.tenant.counters;
             TenantCounters::add(&counters.events_handled, 1);
             TenantCounters::add(
@@ -214,8 +212,12 @@ impl Session {
             .await;
     }
 
-    /// One `handle` call on a blocking thread.
-    async fn invoke(&self, event: &wit::Event) -> Result<wit::Reply, PluginError> {
+    /// One `handle` call on a blocking thread, and the time it took there (instantiation and
+    /// the plugin's run, not the wait for a thread).
+    async fn invoke(
+        &self,
+        event: &wit::Event,
+    ) -> (Result<wit::Reply, PluginError>, std::time::Duration) {
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0));
@@ -225,20 +227,23 @@ impl Session {
         let tenant = self.tenant.clone();
         let tag: Arc<str> = Arc::from(format!("{}/{}", tenant.name, self.record.id));
         let ran = tokio::task::spawn_blocking(move || {
-            plugin.handle(Invocation {
+            let began = Instant::now();
+            let reply = plugin.handle(Invocation {
                 event: &event,
                 call: &call,
                 settings: tenant.settings.clone(),
                 tag,
                 limits: &tenant.limits,
                 mode: tenant.mode,
-            })
+            });
+            (reply, began.elapsed())
         })
         .await;
         ran.unwrap_or_else(|e| {
-            Err(PluginError::Trap {
+            let failed = PluginError::Trap {
                 message: format!("plugin thread: {e}"),
-            })
+            };
+            (Err(failed), std::time::Duration::ZERO)
         })
     }
 

@@ -1,0 +1,53 @@
+//! `callwasm run --config FILE`: the router against real Asterisk servers, until Ctrl-C.
+
+use super::EXIT_BAD_INPUT;
+use callwasm::router::Router;
+use callwasm::router::config::Config;
+use callwasm::router::observe::Observer;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// The router's configuration (TOML; see examples/router.toml).
+    #[arg(long)]
+    config: PathBuf,
+}
+
+pub fn run(args: RunArgs) -> ExitCode {
+    let config = match Config::load(&args.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let router = match Router::new(&config, Observer::none()) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(EXIT_BAD_INPUT);
+            }
+        };
+        for (name, tenant) in router.tenants() {
+            tracing::info!(tenant = %name, apps = ?tenant.apps, plugin = %tenant.plugin.info().name, "tenant ready");
+        }
+        let (stop, shutdown) = tokio::sync::watch::channel(false);
+        let serving = tokio::spawn(router.run(shutdown));
+        match tokio::signal::ctrl_c().await {
+            Ok(()) => tracing::info!("interrupted; stopping"),
+            Err(e) => tracing::error!(error = %e, "cannot wait for Ctrl-C; stopping"),
+        }
+        let _ = stop.send(true);
+        let _ = serving.await;
+        ExitCode::SUCCESS
+    })
+}
