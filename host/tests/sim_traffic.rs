@@ -168,13 +168,13 @@ async fn endpoint_rules_from_a_file_come_before_the_built_in_ones() {
 fn a_bad_file_names_the_line_and_key() {
     let unknown_behaviour = "[[endpoints]]\npattern = \"PJSIP/*\"\nbehaviour = \"ringing\"\n";
     let e = SimFile::parse(unknown_behaviour).expect_err("refused");
-    assert!(e.starts_with("line 3, column 13 (at `\"ringing\"`): unknown variant `ringing`, expected one of `answer`, `ring-forever`, `busy`"), "{e}");
+    assert!(e.starts_with("line 3, column 13, key `endpoints[0].behaviour`: unknown variant `ringing`, expected one of `answer`, `ring-forever`, `busy`"), "{e}");
 
     let unknown_key = "[[traffic]]\napp = \"router\"\nrate = 1.0\ncount = 1\nextension = \"100\"\n";
     let e = SimFile::parse(unknown_key).expect_err("refused");
     assert!(
         e.starts_with(
-            "line 5, column 1 (at `extension`): unknown field `extension`, expected one of"
+            "line 5, column 1, key `traffic[0].extension`: unknown field `extension`, expected one of"
         ),
         "{e}"
     );
@@ -211,7 +211,7 @@ fn the_sim_command_refuses_a_bad_file_with_exit_2() {
     assert_eq!(
         stderr.trim(),
         format!(
-            "error: {}: line 1, column 10 (at `\"nowhere\"`): invalid socket address syntax",
+            "error: {}: line 1, column 10, key `listen`: invalid socket address syntax",
             path.display()
         )
     );

@@ -5,7 +5,7 @@
 //! commands, default 100000), `error` (returns an error), `snoop` (reaches for the environment,
 //! files, the network and the clock, and reports what it got as set-var commands), `forge`
 //! (hangs up setting `handle`, a channel it does not have), `create` (creates a channel to
-//! setting `endpoint`). Setting `after` lets it behave for
+//! setting `endpoint`), `timer` (timers kept by the host; see below). Setting `after` lets it behave for
 //! that many events first (default 0). Behaving, it answers `started` with one `answer`.
 
 use callwasm_sdk::prelude::*;
@@ -17,6 +17,8 @@ struct Rogue;
 #[derive(Serialize, Deserialize, Default)]
 struct State {
     events: u32,
+    #[serde(default)]
+    timers: u32,
 }
 
 impl Plugin for Rogue {
@@ -57,6 +59,31 @@ impl Plugin for Rogue {
                 let handle = setting("handle").unwrap_or_else(|| "agent".into());
                 reply.hangup(&handle, 16);
             }
+            // Not a misbehaviour: on `started` starts timer `t1` (setting `ms`) and `t2` (10 ms
+            // later); when `t1` fires it cancels `t2` and starts `t3` (50 ms). `t3` hangs the
+            // caller up with 15 + the timer events counted in the state (17); `t2`, had it not
+            // been cancelled, would hang up with 42 first.
+            Some("timer") => match event {
+                Event::Started => {
+                    let ms: u32 = setting("ms").and_then(|m| m.parse().ok()).unwrap_or(100);
+                    reply.start_timer("t1", ms).start_timer("t2", ms + 10);
+                }
+                Event::Timer(name) => {
+                    state.timers += 1;
+                    match name.as_str() {
+                        "t1" => {
+                            reply.cancel_timer("t2").start_timer("t3", 50);
+                        }
+                        "t2" => {
+                            reply.hangup(CALLER, 42);
+                        }
+                        _ => {
+                            reply.hangup(CALLER, 15 + state.timers.min(100) as u8);
+                        }
+                    }
+                }
+                _ => {}
+            },
             // Creates a channel to the endpoint in setting `endpoint`.
             Some("create") => {
                 let endpoint = setting("endpoint").unwrap_or_else(|| "PJSIP/anywhere".into());
