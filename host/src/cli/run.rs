@@ -38,7 +38,7 @@ pub fn run(args: RunArgs) -> ExitCode {
             }
         };
         for (name, tenant) in router.tenants() {
-            tracing::info!(tenant = %name, apps = ?tenant.apps, plugin = %tenant.plugin.info().name, "tenant ready");
+            tracing::info!(tenant = %name, apps = ?tenant.apps, version = %tenant.versions.live().name(), "tenant ready");
         }
         let (stop, shutdown) = tokio::sync::watch::channel(false);
         let serving = tokio::spawn(router.run(shutdown));

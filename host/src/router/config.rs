@@ -16,6 +16,8 @@ use std::time::Duration;
 pub struct Config {
     #[serde(default)]
     pub runtime: RuntimeOptions,
+    /// The admin HTTP API; none when absent.
+    pub admin: Option<AdminConfig>,
     /// Asterisk servers, by name.
     pub servers: BTreeMap<String, Server>,
     /// Tenants, by name.
@@ -28,6 +30,15 @@ pub struct Config {
 pub struct RuntimeOptions {
     /// Where compiled plugins are cached (default: the user's cache directory).
     pub cache_dir: Option<PathBuf>,
+}
+
+/// The admin API: where it listens and the operator token it requires
+/// (`Authorization: Bearer <token>`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    pub listen: std::net::SocketAddr,
+    pub token: String,
 }
 
 /// One Asterisk server.
@@ -77,6 +88,44 @@ pub struct TenantConfig {
     pub instances: InstancesConfig,
     #[serde(default)]
     pub on_failure: FailurePolicy,
+    /// A directory watched for new versions: a `.wasm` file renamed into it is checked and,
+    /// if good, made live (labelled with the file's name).
+    pub watch: Option<PathBuf>,
+    /// On a swap, calls in progress move to the new version at their next event (`true`),
+    /// or finish on the version they started on (`false`, the default).
+    #[serde(default)]
+    pub migrate: bool,
+    #[serde(default)]
+    pub rollback: RollbackConfig,
+}
+
+/// Automatic rollback of a new version that fails too often among its first calls.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackConfig {
+    /// How many of a new version's first calls are judged.
+    #[serde(default = "default_first_calls")]
+    pub first_calls: u64,
+    /// The share of those calls in which the plugin may fail; more rolls the version back.
+    #[serde(default = "default_failure_rate")]
+    pub max_failure_rate: f64,
+}
+
+fn default_first_calls() -> u64 {
+    20
+}
+
+fn default_failure_rate() -> f64 {
+    0.2
+}
+
+impl Default for RollbackConfig {
+    fn default() -> Self {
+        RollbackConfig {
+            first_calls: default_first_calls(),
+            max_failure_rate: default_failure_rate(),
+        }
+    }
 }
 
 /// Per-tenant limits; each unset key keeps the documented default (see [`Limits`]).
@@ -188,6 +237,9 @@ impl Config {
             if let FailurePolicy::Fallback { plugin } = &mut tenant.on_failure {
                 *plugin = base.join(&*plugin);
             }
+            if let Some(dir) = &mut tenant.watch {
+                *dir = base.join(&*dir);
+            }
         }
         Ok(config)
     }
@@ -216,6 +268,11 @@ impl Config {
                 return Err(format!("servers.{name}.pool_size: expected at least 1"));
             }
         }
+        if let Some(admin) = &self.admin
+            && admin.token.len() < 16
+        {
+            return Err("admin.token: expected at least 16 characters".into());
+        }
         if self.tenants.is_empty() {
             return Err("tenants: expected at least one tenant".into());
         }
@@ -237,6 +294,12 @@ impl Config {
                         "tenants.{name}.apps: {app:?} already belongs to tenant {other}"
                     ));
                 }
+            }
+            let rate = tenant.rollback.max_failure_rate;
+            if !(0.0..=1.0).contains(&rate) {
+                return Err(format!(
+                    "tenants.{name}.rollback.max_failure_rate: expected a share from 0 to 1, got {rate}"
+                ));
             }
             if let Some(0) = tenant.limits.deadline_ms {
                 return Err(format!(

@@ -17,6 +17,7 @@ pub mod table;
 pub mod tenant;
 pub mod timers;
 pub mod translate;
+pub mod versions;
 
 use crate::ari::events::Event as Ari;
 use crate::ari::{Auth, EventStream, Rest, RestConfig, ServerItem, StreamConfig, StreamItem};
@@ -168,7 +169,7 @@ impl Router {
         let ids = translate::channel_ids(&event);
         let call = ids.iter().find_map(|id| match call_of(id) {
             Some(call) => Some(call.to_string()),
-            None => self.table.by_caller(id),
+            None => self.table.by_caller(server, id),
         });
         if let Some(call) = call {
             if let Some(entry) = self.table.get(&call) {

@@ -12,6 +12,7 @@ use super::table::CallTable;
 use super::tenant::{OnFailure, Tenant, TenantCounters};
 use super::timers::Timers;
 use super::translate::{remove_leg, translate};
+use super::versions::Version;
 use crate::ari::Rest;
 use crate::ari::events::Event as Ari;
 use crate::runtime::{self as wit, Invocation, Plugin, PluginError};
@@ -43,8 +44,14 @@ const MAX_FAILURE_ROUNDS: usize = 4;
 pub struct Session {
     pub record: CallRecord,
     pub tenant: Arc<Tenant>,
-    /// The plugin serving this call: the tenant's at the call's start, or the fallback.
-    pub plugin: Arc<Plugin>,
+    /// The version the call holds (the live one when it started, or since it migrated).
+    version: Arc<Version>,
+    /// The call's rank among the calls its version served (judged for auto-rollback).
+    rank: u64,
+    /// The plugin serving this call: its version's, or the fallback.
+    plugin: Arc<Plugin>,
+    /// The plugin failed at least once in this call.
+    failed_once: bool,
     pub rest: Rest,
     pub table: Arc<CallTable>,
     pub observer: Observer,
@@ -66,8 +73,12 @@ impl Session {
         observer: Observer,
         queue: mpsc::UnboundedSender<CallInput>,
     ) -> Self {
+        let (version, plugin, rank) = tenant.versions.hold();
         Session {
-            plugin: tenant.plugin.clone(),
+            version,
+            rank,
+            plugin,
+            failed_once: false,
             record,
             tenant,
             rest,
@@ -146,6 +157,7 @@ impl Session {
             if self.given_up {
                 return;
             }
+            self.follow_live_version();
             let (outcome, plugin_time) = self.invoke(&event).await;
             let counters = &self.tenant.counters;
             TenantCounters::add(&counters.events_handled, 1);
@@ -212,6 +224,21 @@ impl Session {
             .await;
     }
 
+    /// A tenant that migrates calls on a swap: move to the live version if it changed.
+    fn follow_live_version(&mut self) {
+        if !self.tenant.migrate || self.on_fallback {
+            return;
+        }
+        if Arc::ptr_eq(&self.tenant.versions.live(), &self.version) {
+            return;
+        }
+        let (version, plugin, rank) = self.tenant.versions.hold();
+        let old = std::mem::replace(&mut self.version, version);
+        self.tenant.versions.release(&old);
+        self.plugin = plugin;
+        self.rank = rank;
+    }
+
     /// One `handle` call on a blocking thread, and the time it took there (instantiation and
     /// the plugin's run, not the wait for a thread).
     async fn invoke(
@@ -251,6 +278,10 @@ impl Session {
     /// plugin (the failed event is to be handed to it).
     async fn fail(&mut self, reason: &str) -> bool {
         TenantCounters::add(&self.tenant.counters.plugin_failures, 1);
+        if !self.failed_once && !self.on_fallback {
+            self.failed_once = true;
+            self.tenant.judge_failure(&self.version, self.rank);
+        }
         tracing::warn!(call = %self.record.id, tenant = %self.tenant.name, %reason, "plugin failed; applying the failure policy");
         let policy = self.tenant.on_failure.clone();
         match policy {
@@ -344,6 +375,7 @@ impl Session {
             }
         }
         self.table.remove(&self.record.id);
+        self.tenant.versions.release(&self.version);
         TenantCounters::add(&self.tenant.counters.calls_ended, 1);
         self.observer.send(Observation::Ended {
             call: self.record.id.clone(),

@@ -1,5 +1,6 @@
-//! The live calls: by call id, and by the Asterisk id of each call's inbound channel (the
-//! only channel whose id the router did not choose). Channels and bridges the router made carry
+//! The live calls: by call id, and by the server and Asterisk id of each call's inbound
+//! channel (the only channel whose id the router did not choose; Asterisk's ids are unique
+//! per server only). Channels and bridges the router made carry
 //! their call id in their own id, so they need no entry.
 
 use super::session::CallInput;
@@ -29,7 +30,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl CallTable {
     pub fn insert(&self, call: &str, entry: CallEntry) {
-        lock(&self.callers).insert(entry.caller.clone(), call.to_string());
+        lock(&self.callers).insert(caller_key(&entry.server, &entry.caller), call.to_string());
         lock(&self.calls).insert(call.to_string(), entry);
     }
 
@@ -37,14 +38,16 @@ impl CallTable {
         lock(&self.calls).get(call).cloned()
     }
 
-    /// The call whose inbound channel has this Asterisk id.
-    pub fn by_caller(&self, channel: &str) -> Option<String> {
-        lock(&self.callers).get(channel).cloned()
+    /// The call whose inbound channel is `channel` on `server`.
+    pub fn by_caller(&self, server: &str, channel: &str) -> Option<String> {
+        lock(&self.callers)
+            .get(&caller_key(server, channel))
+            .cloned()
     }
 
     pub fn remove(&self, call: &str) {
         if let Some(entry) = lock(&self.calls).remove(call) {
-            lock(&self.callers).remove(&entry.caller);
+            lock(&self.callers).remove(&caller_key(&entry.server, &entry.caller));
         }
     }
 
@@ -63,4 +66,8 @@ impl CallTable {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+fn caller_key(server: &str, channel: &str) -> String {
+    format!("{server}\u{0}{channel}")
 }

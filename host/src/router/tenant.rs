@@ -1,9 +1,13 @@
-//! A tenant as the router runs it: its applications, its loaded plugin (and fallback), the
+//! A tenant as the router runs it: its applications, its plugin versions (and fallback), the
 //! settings and limits handed to every call, its endpoint allow-list and failure policy, and
-//! the counters operators watch.
+//! the counters operators watch. New versions are checked here, off the event path, before
+//! they go live.
 
-use super::config::{FailurePolicy, TenantConfig, settings_map};
-use crate::runtime::{InstanceMode, Limits, LoadError, Plugin, Runtime, Settings};
+use super::config::{FailurePolicy, RollbackConfig, TenantConfig, settings_map};
+use super::versions::{Version, Versions};
+use crate::runtime::{
+    self as wit, InstanceMode, Invocation, Limits, LoadError, Plugin, Runtime, Settings,
+};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -48,7 +52,13 @@ impl TenantCounters {
 pub struct Tenant {
     pub name: String,
     pub apps: Vec<String>,
-    pub plugin: Arc<Plugin>,
+    /// The plugin's versions: the live one, those calls hold, the history.
+    pub versions: Versions,
+    /// Compiles new versions.
+    pub runtime: Runtime,
+    /// Calls move to a new version at their next event instead of finishing on theirs.
+    pub migrate: bool,
+    pub rollback: RollbackConfig,
     pub settings: Arc<Settings>,
     pub limits: Limits,
     pub mode: InstanceMode,
@@ -88,7 +98,27 @@ impl Tenant {
                     source,
                 })
         };
-        let plugin = load(&config.plugin)?;
+        let bytes: Arc<[u8]> = std::fs::read(&config.plugin)
+            .map_err(|source| TenantError::Plugin {
+                tenant: name.into(),
+                path: config.plugin.display().to_string(),
+                source: LoadError::Read {
+                    path: config.plugin.display().to_string(),
+                    source,
+                },
+            })?
+            .into();
+        let plugin = runtime
+            .load(name, &bytes)
+            .map_err(|source| TenantError::Plugin {
+                tenant: name.into(),
+                path: config.plugin.display().to_string(),
+                source,
+            })?;
+        let label = config
+            .plugin
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned());
         let on_failure = match &config.on_failure {
             FailurePolicy::Hangup { cause } => OnFailure::Hangup { cause: *cause },
             FailurePolicy::Continue {
@@ -111,7 +141,10 @@ impl Tenant {
         Ok(Tenant {
             name: name.into(),
             apps: config.apps.clone(),
-            plugin,
+            versions: Versions::new(Version::new(plugin, bytes, label)),
+            runtime: runtime.clone(),
+            migrate: config.migrate,
+            rollback: config.rollback.clone(),
             settings: Arc::new(settings),
             limits: config.limits.limits(),
             mode: config.instances.mode(),
@@ -126,5 +159,101 @@ impl Tenant {
         self.endpoints
             .iter()
             .any(|p| crate::pattern::matches(p, endpoint))
+    }
+}
+
+/// Why a new version was not made live.
+#[derive(Debug, thiserror::Error)]
+pub enum Rejected {
+    #[error("{0}")]
+    Load(#[from] LoadError),
+    #[error("smoke call on a canned `started` event failed: {0}")]
+    Smoke(String),
+}
+
+impl Tenant {
+    /// Compiles and checks `bytes` as a new version (right world; a smoke `handle` on a
+    /// canned `started` event returns Ok within the deadline) and makes it live. Blocking:
+    /// call it off the event path. The live version stays if anything fails.
+    pub fn install(&self, bytes: &[u8], label: Option<String>) -> Result<Arc<Version>, Rejected> {
+        let plugin = self.runtime.load(&self.name, bytes)?;
+        self.smoke(&plugin).map_err(Rejected::Smoke)?;
+        let version = Version::new(plugin, Arc::from(bytes), label);
+        self.versions.install(version.clone());
+        tracing::info!(tenant = %self.name, version = %version.name(), hash = %version.hash, "new plugin version live");
+        Ok(version)
+    }
+
+    /// One `handle` on a canned `started` event of a made-up call.
+    fn smoke(&self, plugin: &Plugin) -> Result<(), String> {
+        let caller = wit::Channel {
+            handle: super::call::CALLER.into(),
+            name: "PJSIP/smoke-00000000".into(),
+            state: wit::ChannelState::Ring,
+            caller: wit::Party {
+                name: "Smoke Test".into(),
+                number: "5550000".into(),
+            },
+            connected: wit::Party {
+                name: String::new(),
+                number: String::new(),
+            },
+            dialplan: Some(wit::DialplanLocation {
+                context: "from-sipp".into(),
+                extension: "100".into(),
+                priority: 1,
+            }),
+        };
+        let call = wit::Call {
+            id: "smoke".into(),
+            tenant: self.name.clone(),
+            args: vec!["100".into()],
+            channels: vec![caller],
+            bridges: vec![],
+            state: vec![],
+            now_ms: 0,
+        };
+        plugin
+            .handle(Invocation {
+                event: &wit::Event::Started,
+                call: &call,
+                settings: self.settings.clone(),
+                tag: Arc::from(format!("{}/smoke", self.name)),
+                limits: &self.limits,
+                mode: InstanceMode::Fresh,
+            })
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    /// Rolls back to the kept version named `key` (label or hash prefix).
+    pub fn rollback(&self, key: &str) -> Result<Arc<Version>, String> {
+        let v = self.versions.rollback(key, &self.runtime, &self.name)?;
+        tracing::info!(tenant = %self.name, version = %v.name(), "rolled back");
+        Ok(v)
+    }
+
+    /// A call on `version` (its `rank`-th) saw the plugin fail: judge the version, and roll
+    /// it back if too many of its first calls failed.
+    pub fn judge_failure(&self, version: &Arc<Version>, rank: u64) {
+        let n = self.rollback.first_calls;
+        if rank > n {
+            return;
+        }
+        let failed = version.failed_calls.fetch_add(1, Ordering::AcqRel) + 1;
+        let limit = self.rollback.max_failure_rate * n as f64;
+        if failed as f64 > limit {
+            let reason = format!(
+                "version {} rolled back: the plugin failed in {failed} of its first {n} calls (at most {:.0}% allowed)",
+                version.name(),
+                self.rollback.max_failure_rate * 100.0
+            );
+            if let Some(to) =
+                self.versions
+                    .auto_rollback(version, reason.clone(), &self.runtime, &self.name)
+            {
+                tracing::warn!(tenant = %self.name, to = %to.name(), "{reason}");
+            }
+        }
     }
 }

@@ -47,6 +47,14 @@ pub struct Runtime {
     pub(crate) inner: Arc<RuntimeInner>,
 }
 
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("config", &self.inner.config)
+            .finish()
+    }
+}
+
 pub(crate) struct RuntimeInner {
     pub engine: Engine,
     pub linker: Linker<Sandbox>,
