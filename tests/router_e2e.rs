@@ -3,95 +3,15 @@
 
 #[path = "../host/tests/common/mod.rs"]
 mod common;
+mod support;
 
 use callwasm::router::Router;
 use callwasm::router::config::Config;
 use callwasm::router::observe::{Observation, Observer};
-use callwasm::router::table::CallTable;
 use callwasm::sim::{InboundCall, Sim, SimConfig};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, watch};
-
-/// A router serving tenants against a simulator.
-struct Rig {
-    sim: Sim,
-    table: Arc<CallTable>,
-    observations: mpsc::UnboundedReceiver<Observation>,
-    shutdown: watch::Sender<bool>,
-    router: tokio::task::JoinHandle<()>,
-}
-
-impl Rig {
-    /// Starts a router with `tenants` (TOML, `{sim}` replaced by the simulator's ARI URL and
-    /// `{early_dial}`/`{rogue}` by the components' paths) and waits until it listens.
-    async fn start(sim: Sim, tenants: &str) -> Rig {
-        let text = format!(
-            "[servers.sim]\nurl = \"{}\"\nuser = \"asterisk\"\npassword = \"asterisk\"\n\n{}",
-            sim.base_url(),
-            tenants
-                .replace(
-                    "{early_dial}",
-                    &common::plugin_path("early-dial").display().to_string()
-                )
-                .replace(
-                    "{rogue}",
-                    &common::plugin_path("rogue").display().to_string()
-                )
-        );
-        let config = Config::parse(&text).unwrap_or_else(|e| panic!("config: {e}\n{text}"));
-        let (observer, observations) = Observer::channel();
-        let router = Router::new(&config, observer).expect("router");
-        let table = router.table();
-        let apps: Vec<String> = config
-            .tenants
-            .values()
-            .flat_map(|t| t.apps.clone())
-            .collect();
-        let (shutdown, rx) = watch::channel(false);
-        let router = tokio::spawn(router.run(rx));
-        let began = Instant::now();
-        while !apps.iter().all(|a| sim.listening(a)) {
-            assert!(
-                began.elapsed() < Duration::from_secs(10),
-                "router never subscribed"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        // The stream sets filters and resyncs right after subscribing.
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        Rig {
-            sim,
-            table,
-            observations,
-            shutdown,
-            router,
-        }
-    }
-
-    /// Waits until `done` holds of the simulator, or fails after `limit`.
-    async fn until(&self, limit: Duration, what: &str, done: impl Fn(&Sim) -> bool) {
-        let began = Instant::now();
-        while !done(&self.sim) {
-            assert!(began.elapsed() < limit, "timed out waiting for: {what}");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
-
-    async fn stop(self) {
-        let _ = self.shutdown.send(true);
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.router).await;
-    }
-
-    /// The observations so far.
-    fn drain(&mut self) -> Vec<Observation> {
-        let mut out = Vec::new();
-        while let Ok(o) = self.observations.try_recv() {
-            out.push(o);
-        }
-        out
-    }
-}
+use support::Rig;
+use tokio::sync::watch;
 
 fn sim_config() -> SimConfig {
     SimConfig {

@@ -4,6 +4,7 @@
 //! plugin, a component of the `callwasm:router/router-plugin` world (wit/router.wit). This crate
 //! holds the router's parts, one concern per module; the `callwasm` binary wires them up.
 
+pub mod admin;
 pub mod ari;
 pub mod pattern;
 pub mod router;

@@ -1,5 +1,6 @@
 //! Command-line entry points. Each subcommand lives in its own file.
 
+mod admin_client;
 mod demo;
 mod plugin;
 mod run;

@@ -32,6 +32,35 @@ pub enum PluginCommand {
         #[arg(long = "setting", value_name = "KEY=VALUE")]
         settings: Vec<String>,
     },
+    /// Upload a new version of a tenant's plugin to a running router (admin API). It is
+    /// checked (world, smoke call) and made live, or rejected with the reason.
+    Push {
+        /// The plugin component (.wasm).
+        file: PathBuf,
+        #[arg(long)]
+        tenant: String,
+        /// The version's label (default: the file's name).
+        #[arg(long)]
+        label: Option<String>,
+        #[command(flatten)]
+        access: super::admin_client::AdminAccess,
+    },
+    /// Make a kept version live again, by label or hash prefix.
+    Rollback {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        to: String,
+        #[command(flatten)]
+        access: super::admin_client::AdminAccess,
+    },
+    /// List a tenant's versions: live (*), calls held, calls served and failed.
+    Versions {
+        #[arg(long)]
+        tenant: String,
+        #[command(flatten)]
+        access: super::admin_client::AdminAccess,
+    },
 }
 
 pub fn run(cmd: PluginCommand) -> ExitCode {
@@ -43,6 +72,18 @@ pub fn run(cmd: PluginCommand) -> ExitCode {
             call,
             settings,
         } => call_once(&file, &event, &call, &settings),
+        PluginCommand::Push {
+            file,
+            tenant,
+            label,
+            access,
+        } => super::admin_client::push(&access, &file, &tenant, label.as_deref()),
+        PluginCommand::Rollback { tenant, to, access } => {
+            super::admin_client::rollback(&access, &tenant, &to)
+        }
+        PluginCommand::Versions { tenant, access } => {
+            super::admin_client::versions(&access, &tenant)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

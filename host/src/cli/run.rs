@@ -37,10 +37,24 @@ pub fn run(args: RunArgs) -> ExitCode {
                 return ExitCode::from(EXIT_BAD_INPUT);
             }
         };
-        for (name, tenant) in router.tenants() {
+        for (name, tenant) in router.tenants().iter() {
             tracing::info!(tenant = %name, apps = ?tenant.apps, version = %tenant.versions.live().name(), "tenant ready");
         }
         let (stop, shutdown) = tokio::sync::watch::channel(false);
+        if let Some(admin) = &config.admin {
+            match callwasm::admin::Admin::bind(admin.listen, &admin.token, router.tenants()).await {
+                Ok(api) => {
+                    if let Ok(addr) = api.addr() {
+                        tracing::info!(%addr, "admin API listening");
+                    }
+                    tokio::spawn(api.serve(shutdown.clone()));
+                }
+                Err(e) => {
+                    eprintln!("error: admin.listen {}: {e}", admin.listen);
+                    return ExitCode::from(EXIT_BAD_INPUT);
+                }
+            }
+        }
         let serving = tokio::spawn(router.run(shutdown));
         match tokio::signal::ctrl_c().await {
             Ok(()) => tracing::info!("interrupted; stopping"),

@@ -12,6 +12,7 @@ pub mod check;
 pub mod config;
 pub mod execute;
 pub mod observe;
+pub mod plugin_dir;
 pub mod session;
 pub mod table;
 pub mod tenant;
@@ -48,7 +49,7 @@ pub enum StartError {
 
 /// The running router's parts.
 pub struct Router {
-    tenants: BTreeMap<String, Arc<Tenant>>,
+    tenants: Arc<BTreeMap<String, Arc<Tenant>>>,
     by_app: HashMap<String, Arc<Tenant>>,
     servers: BTreeMap<String, (Rest, RestConfig)>,
     table: Arc<CallTable>,
@@ -95,7 +96,7 @@ impl Router {
             servers.insert(name.clone(), (rest, rc));
         }
         Ok(Router {
-            tenants,
+            tenants: Arc::new(tenants),
             by_app,
             servers,
             table: Arc::new(CallTable::default()),
@@ -105,9 +106,9 @@ impl Router {
         })
     }
 
-    /// The tenants, by name.
-    pub fn tenants(&self) -> &BTreeMap<String, Arc<Tenant>> {
-        &self.tenants
+    /// The tenants, by name (shared with the admin API).
+    pub fn tenants(&self) -> Arc<BTreeMap<String, Arc<Tenant>>> {
+        self.tenants.clone()
     }
 
     /// The live calls.
@@ -117,6 +118,13 @@ impl Router {
 
     /// Runs until `shutdown` turns true: keeps every server's event stream up and routes.
     pub async fn run(self, shutdown: watch::Receiver<bool>) {
+        for tenant in self.tenants.values() {
+            if let Some(dir) = &tenant.watch
+                && let Err(e) = plugin_dir::watch_dir(tenant.clone(), dir, shutdown.clone())
+            {
+                tracing::error!(tenant = %tenant.name, dir = %dir.display(), error = %e, "cannot watch the plugin directory");
+            }
+        }
         let apps: Vec<String> = self.by_app.keys().cloned().collect();
         let (tx, mut rx) = mpsc::channel::<ServerItem>(4096);
         for (name, (rest, rc)) in &self.servers {

@@ -59,6 +59,8 @@ pub struct Tenant {
     /// Calls move to a new version at their next event instead of finishing on theirs.
     pub migrate: bool,
     pub rollback: RollbackConfig,
+    /// The directory watched for new versions.
+    pub watch: Option<std::path::PathBuf>,
     pub settings: Arc<Settings>,
     pub limits: Limits,
     pub mode: InstanceMode,
@@ -145,6 +147,7 @@ impl Tenant {
             runtime: runtime.clone(),
             migrate: config.migrate,
             rollback: config.rollback.clone(),
+            watch: config.watch.clone(),
             settings: Arc::new(settings),
             limits: config.limits.limits(),
             mode: config.instances.mode(),
@@ -175,7 +178,17 @@ impl Tenant {
     /// Compiles and checks `bytes` as a new version (right world; a smoke `handle` on a
     /// canned `started` event returns Ok within the deadline) and makes it live. Blocking:
     /// call it off the event path. The live version stays if anything fails.
+    /// The same component pushed again makes its kept version live again (with the calls it
+    /// still holds) rather than a second copy.
     pub fn install(&self, bytes: &[u8], label: Option<String>) -> Result<Arc<Version>, Rejected> {
+        let hash = crate::runtime::content_hash(bytes);
+        if let Some(kept) = self.versions.find(&hash) {
+            let plugin = kept.reload(&self.runtime, &self.name)?;
+            self.smoke(&plugin).map_err(Rejected::Smoke)?;
+            self.versions.install(kept.clone());
+            tracing::info!(tenant = %self.name, version = %kept.name(), "kept plugin version live again");
+            return Ok(kept);
+        }
         let plugin = self.runtime.load(&self.name, bytes)?;
         self.smoke(&plugin).map_err(Rejected::Smoke)?;
         let version = Version::new(plugin, Arc::from(bytes), label);

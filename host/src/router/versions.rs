@@ -62,7 +62,7 @@ impl Version {
     }
 
     /// Loads the plugin again (after it was freed), from the code cache when possible.
-    fn reload(&self, runtime: &Runtime, name: &str) -> Result<Arc<Plugin>, LoadError> {
+    pub fn reload(&self, runtime: &Runtime, name: &str) -> Result<Arc<Plugin>, LoadError> {
         let mut slot = lock(&self.plugin);
         if let Some(p) = slot.as_ref() {
             return Ok(p.clone());
@@ -117,6 +117,11 @@ impl Versions {
     /// Every kept version, oldest first.
     pub fn history(&self) -> Vec<Arc<Version>> {
         lock(&self.history).clone()
+    }
+
+    /// The kept version with this content hash.
+    pub fn find(&self, hash: &str) -> Option<Arc<Version>> {
+        lock(&self.history).iter().find(|v| v.hash == hash).cloned()
     }
 
     pub fn last_rollback(&self) -> Option<String> {

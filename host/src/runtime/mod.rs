@@ -21,7 +21,7 @@ pub use bindings::callwasm::router::types::{
     DialplanLocation, Dtmf, Event, Failure, Hangup, HangupChannel, Moh, Party, Play, PlaybackEnd,
     PlaybackStatus, Reply, SetVar, Target, Timer,
 };
-pub use cache::CodeCache;
+pub use cache::{CodeCache, content_hash};
 pub use engine::{Runtime, RuntimeConfig};
 pub use error::{LoadError, PluginError};
 pub use inspect::ComponentInfo;

@@ -1,0 +1,395 @@
+//! Hot swap end to end: new plugin versions go live through the admin API and the watched
+//! plugin directory without dropping a call; bad versions are rejected or rolled back.
+
+#[path = "../host/tests/common/mod.rs"]
+mod common;
+mod support;
+
+use callwasm::sim::{InboundCall, Sim, SimConfig};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use support::{Rig, TOKEN};
+
+/// An admin API request; the status and the JSON answer.
+async fn admin(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Vec<u8>,
+) -> (u16, serde_json::Value) {
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Full<Bytes>>();
+    let mut request = hyper::Request::builder()
+        .method(method)
+        .uri(format!("http://{addr}{path}"));
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let response = client
+        .request(request.body(Full::new(Bytes::from(body))).expect("request"))
+        .await
+        .expect("admin API answers");
+    let status = response.status().as_u16();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+fn component(package: &str) -> Vec<u8> {
+    std::fs::read(common::plugin_path(package)).expect("component")
+}
+
+const SWAP: &str = r#"
+[tenants.swap]
+apps = ["swap"]
+plugin = "{swap_blue}"
+[tenants.swap.settings]
+hold_ms = 300
+[tenants.swap.rollback]
+first_calls = 4
+max_failure_rate = 0.25
+"#;
+
+fn sim_config() -> SimConfig {
+    SimConfig {
+        journal: true,
+        ..SimConfig::default()
+    }
+}
+
+fn call(n: u64) -> InboundCall {
+    let mut call = InboundCall::new("swap", &format!("555{n:07}"), "s");
+    call.args = vec!["s".into()];
+    call
+}
+
+/// Per caller channel: the X_VERSION values its replies set, and the hangup causes sent.
+fn per_call(journal: &[String]) -> BTreeMap<String, (Vec<String>, Vec<String>)> {
+    let mut calls: BTreeMap<String, (Vec<String>, Vec<String>)> = BTreeMap::new();
+    for line in journal {
+        if let Some(rest) = line.strip_prefix("POST /channels/")
+            && let Some((id, query)) = rest.split_once("/variable?")
+            && let Some(value) = query
+                .strip_prefix("value=")
+                .and_then(|q| q.strip_suffix("&variable=X_VERSION"))
+        {
+            calls
+                .entry(id.to_string())
+                .or_default()
+                .0
+                .push(value.to_string());
+        }
+        if let Some(rest) = line.strip_prefix("DELETE /channels/")
+            && let Some((id, cause)) = rest.split_once("?reason_code=")
+        {
+            calls
+                .entry(id.to_string())
+                .or_default()
+                .1
+                .push(cause.to_string());
+        }
+    }
+    calls
+}
+
+async fn tenant(rig: &Rig) -> serde_json::Value {
+    let (status, t) = admin(rig.admin, "GET", "/tenants/swap", Some(TOKEN), vec![]).await;
+    assert_eq!(status, 200, "{t}");
+    t
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn swapping_every_500ms_under_200_calls_per_second_drops_nothing() {
+    let sim = Sim::start(sim_config()).await.expect("sim");
+    let rig = Rig::start(sim, SWAP).await;
+    let blue = component("swap-blue");
+    let green = component("swap-green");
+    let seconds: u64 = 30;
+    let rate: u64 = 200;
+
+    // Swap every 500 ms, alternating green and blue, for the whole run.
+    let addr = rig.admin;
+    let swapper = tokio::spawn(async move {
+        let mut swaps = 0;
+        let began = Instant::now();
+        while began.elapsed() < Duration::from_secs(seconds) {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let (body, label) = if swaps % 2 == 0 {
+                (green.clone(), "green")
+            } else {
+                (blue.clone(), "blue")
+            };
+            let (status, v) = admin(
+                addr,
+                "PUT",
+                &format!("/tenants/swap/plugin?label={label}"),
+                Some(TOKEN),
+                body,
+            )
+            .await;
+            assert_eq!(status, 201, "swap {swaps}: {v}");
+            swaps += 1;
+        }
+        swaps
+    });
+    // 200 calls/s, paced against the clock.
+    let began = Instant::now();
+    let total = seconds * rate;
+    for n in 0..total {
+        let due = began + Duration::from_micros(n * 1_000_000 / rate);
+        tokio::time::sleep_until(due.into()).await;
+        rig.sim.place_call(&call(n));
+    }
+    let swaps = swapper.await.expect("swapper");
+    assert!(swaps >= 50, "{swaps} swaps");
+    rig.until(Duration::from_secs(30), "every call over", |sim| {
+        sim.channel_ids().is_empty()
+    })
+    .await;
+
+    let calls = per_call(&rig.sim.journal());
+    assert_eq!(calls.len() as u64, total, "every call reached the plugin");
+    let mut by_version: BTreeMap<String, u64> = BTreeMap::new();
+    for (caller, (versions, causes)) in &calls {
+        // Started and the timer: two replies, one version.
+        assert_eq!(versions.len(), 2, "{caller}: {versions:?}");
+        assert_eq!(
+            versions[0], versions[1],
+            "{caller} changed version mid-call"
+        );
+        // Hung up by its plugin with 16: no failure policy anywhere.
+        assert_eq!(causes, &vec!["16".to_string()], "{caller}");
+        *by_version.entry(versions[0].clone()).or_default() += 1;
+    }
+    assert_eq!(
+        by_version.len(),
+        2,
+        "both versions served calls: {by_version:?}"
+    );
+    // Once the calls are over no version holds any, and only the live one is loaded.
+    let began = Instant::now();
+    loop {
+        let t = tenant(&rig).await;
+        let versions = t["versions"].as_array().cloned().unwrap_or_default();
+        let holding: u64 = versions
+            .iter()
+            .map(|v| v["calls"].as_u64().unwrap_or(0))
+            .sum();
+        let loaded: Vec<_> = versions.iter().filter(|v| v["loaded"] == true).collect();
+        if holding == 0 {
+            assert_eq!(loaded.len(), 1, "{t}");
+            assert_eq!(loaded[0]["live"], true, "{t}");
+            assert_eq!(t["counters"]["plugin_failures"], 0, "{t}");
+            break;
+        }
+        assert!(
+            began.elapsed() < Duration::from_secs(5),
+            "versions still hold calls: {t}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    println!("{total} calls, {swaps} swaps, calls per version: {by_version:?}");
+    rig.stop().await;
+}
+
+#[tokio::test]
+async fn a_version_that_traps_on_started_is_rejected_at_the_smoke_call() {
+    let sim = Sim::start(sim_config()).await.expect("sim");
+    let rig = Rig::start(sim, SWAP).await;
+    let (status, body) = admin(
+        rig.admin,
+        "PUT",
+        "/tenants/swap/plugin?label=red",
+        Some(TOKEN),
+        component("swap-red"),
+    )
+    .await;
+    assert_eq!(status, 422);
+    let reason = body["error"].as_str().unwrap_or_default();
+    assert!(
+        reason
+            .starts_with("version rejected: smoke call on a canned `started` event failed: trap: ")
+            && reason.contains("red: broken on started"),
+        "{reason}"
+    );
+    let t = tenant(&rig).await;
+    assert_eq!(t["live"], "swap_blue", "{t}");
+    assert_eq!(
+        t["versions"].as_array().map(Vec::len),
+        Some(1),
+        "never kept: {t}"
+    );
+    // Calls go on with the live version.
+    let caller = rig.sim.place_call(&call(1));
+    rig.until(Duration::from_secs(5), "call over", |sim| {
+        sim.channel(&caller).is_none()
+    })
+    .await;
+    let calls = per_call(&rig.sim.journal());
+    assert_eq!(calls[&caller].0, vec!["blue", "blue"]);
+    rig.stop().await;
+}
+
+#[tokio::test]
+async fn a_version_failing_on_later_events_is_rolled_back_automatically() {
+    let sim = Sim::start(sim_config()).await.expect("sim");
+    let rig = Rig::start(sim, SWAP).await;
+    let (status, v) = admin(
+        rig.admin,
+        "PUT",
+        "/tenants/swap/plugin?label=amber",
+        Some(TOKEN),
+        component("swap-amber"),
+    )
+    .await;
+    assert_eq!(status, 201, "amber passes the smoke call: {v}");
+    // One call at a time until the rollback: amber answers, then traps on the next event.
+    let mut served = Vec::new();
+    for n in 0..6 {
+        let caller = rig.sim.place_call(&call(n));
+        rig.until(Duration::from_secs(5), "call over", |sim| {
+            sim.channel(&caller).is_none()
+        })
+        .await;
+        served.push(caller);
+    }
+    let calls = per_call(&rig.sim.journal());
+    // Two failed calls of its first four cross 25%: amber is rolled back after the second.
+    assert_eq!(
+        calls[&served[0]],
+        (vec!["amber".to_string()], vec!["41".to_string()])
+    );
+    assert_eq!(
+        calls[&served[1]],
+        (vec!["amber".to_string()], vec!["41".to_string()])
+    );
+    for caller in &served[2..] {
+        assert_eq!(
+            calls[caller],
+            (
+                vec!["blue".to_string(), "blue".into()],
+                vec!["16".to_string()]
+            ),
+            "{caller}"
+        );
+    }
+    let t = tenant(&rig).await;
+    assert_eq!(t["live"], "swap_blue", "{t}");
+    assert_eq!(
+        t["last_rollback"],
+        "version amber rolled back: the plugin failed in 2 of its first 4 calls (at most 25% allowed)"
+    );
+    rig.stop().await;
+}
+
+#[tokio::test]
+async fn rollback_by_label_and_the_admin_token_is_required() {
+    let sim = Sim::start(sim_config()).await.expect("sim");
+    let rig = Rig::start(sim, SWAP).await;
+    for (token, what) in [
+        (None, "no token"),
+        (Some("wrong-token-wrong-token"), "a wrong token"),
+    ] {
+        let (status, body) = admin(rig.admin, "GET", "/tenants", token, vec![]).await;
+        assert_eq!(
+            (status, body),
+            (
+                401,
+                serde_json::json!({"error": "a valid operator token is required"})
+            ),
+            "{what}"
+        );
+    }
+    let (status, _) = admin(
+        rig.admin,
+        "PUT",
+        "/tenants/swap/plugin?label=green",
+        None,
+        component("swap-green"),
+    )
+    .await;
+    assert_eq!(status, 401, "an upload without a token changes nothing");
+    assert_eq!(tenant(&rig).await["live"], "swap_blue");
+
+    let (status, _) = admin(
+        rig.admin,
+        "PUT",
+        "/tenants/swap/plugin?label=green",
+        Some(TOKEN),
+        component("swap-green"),
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert_eq!(tenant(&rig).await["live"], "green");
+    let (status, v) = admin(
+        rig.admin,
+        "POST",
+        "/tenants/swap/rollback?to=swap_blue",
+        Some(TOKEN),
+        vec![],
+    )
+    .await;
+    assert_eq!((status, v["name"].as_str()), (200, Some("swap_blue")));
+    assert_eq!(tenant(&rig).await["live"], "swap_blue");
+    let (status, body) = admin(
+        rig.admin,
+        "POST",
+        "/tenants/swap/rollback?to=purple",
+        Some(TOKEN),
+        vec![],
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (
+            404,
+            serde_json::json!({"error": "no kept version named \"purple\""})
+        )
+    );
+    rig.stop().await;
+}
+
+#[tokio::test]
+async fn a_version_renamed_into_the_watched_directory_goes_live() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = format!(
+        "[tenants.swap]\napps = [\"swap\"]\nplugin = \"{{swap_blue}}\"\nwatch = {:?}\n[tenants.swap.settings]\nhold_ms = 300\n",
+        dir.path().display().to_string()
+    );
+    let sim = Sim::start(sim_config()).await.expect("sim");
+    let rig = Rig::start(sim, &config).await;
+    // Written under a hidden name, then renamed into place.
+    let staging = dir.path().join(".incoming");
+    std::fs::write(&staging, component("swap-green")).expect("write");
+    std::fs::rename(&staging, dir.path().join("green-v2.wasm")).expect("rename");
+    let began = Instant::now();
+    while tenant(&rig).await["live"] != "green-v2" {
+        assert!(
+            began.elapsed() < Duration::from_secs(10),
+            "{}",
+            tenant(&rig).await
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let caller = rig.sim.place_call(&call(7));
+    rig.until(Duration::from_secs(5), "call over", |sim| {
+        sim.channel(&caller).is_none()
+    })
+    .await;
+    assert_eq!(
+        per_call(&rig.sim.journal())[&caller].0,
+        vec!["green", "green"]
+    );
+    rig.stop().await;
+}
