@@ -393,3 +393,115 @@ async fn a_version_renamed_into_the_watched_directory_goes_live() {
     );
     rig.stop().await;
 }
+
+#[tokio::test]
+async fn a_migrating_tenant_moves_calls_to_the_new_version_at_their_next_event() {
+    let tenants = "[tenants.swap]\napps = [\"swap\"]\nplugin = \"{swap_blue}\"\nmigrate = true\n[tenants.swap.settings]\nhold_ms = 800\n";
+    let sim = Sim::start(sim_config()).await.expect("sim");
+    let rig = Rig::start(sim, tenants).await;
+    let caller = rig.sim.place_call(&call(1));
+    rig.until(Duration::from_secs(5), "answered", |sim| {
+        sim.channel(&caller).is_some_and(|c| c.state == "Up")
+    })
+    .await;
+    let (status, _) = admin(
+        rig.admin,
+        "PUT",
+        "/tenants/swap/plugin?label=green",
+        Some(TOKEN),
+        component("swap-green"),
+    )
+    .await;
+    assert_eq!(status, 201);
+    rig.until(Duration::from_secs(5), "call over", |sim| {
+        sim.channel(&caller).is_none()
+    })
+    .await;
+    // Started on blue; the timer, after the swap, on green.
+    assert_eq!(
+        per_call(&rig.sim.journal())[&caller].0,
+        vec!["blue", "green"]
+    );
+    rig.stop().await;
+}
+
+/// Runs `callwasm` against the rig's admin API, on a blocking thread (the API is served by
+/// this test's runtime).
+async fn cli(rig: &Rig, args: &[&str]) -> std::process::Output {
+    let admin = format!("http://{}", rig.admin);
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_callwasm"))
+            .args(&args)
+            .env("CALLWASM_ADMIN", admin)
+            .env("CALLWASM_ADMIN_TOKEN", TOKEN)
+            .output()
+            .expect("callwasm")
+    })
+    .await
+    .expect("cli thread")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_plugin_push_and_rollback_commands_drive_the_admin_api() {
+    let sim = Sim::start(sim_config()).await.expect("sim");
+    let rig = Rig::start(sim, SWAP).await;
+    let green = common::plugin_path("swap-green");
+    let green = green.to_str().expect("utf-8 path");
+    let push = cli(
+        &rig,
+        &[
+            "plugin", "push", green, "--tenant", "swap", "--label", "green",
+        ],
+    )
+    .await;
+    assert_eq!(
+        push.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&push.stderr)
+    );
+    let printed = String::from_utf8_lossy(&push.stdout);
+    assert!(printed.starts_with("swap: version green ("), "{printed}");
+    assert_eq!(tenant(&rig).await["live"], "green");
+
+    let back = cli(
+        &rig,
+        &[
+            "plugin",
+            "rollback",
+            "--tenant",
+            "swap",
+            "--to",
+            "swap_blue",
+        ],
+    )
+    .await;
+    assert_eq!(back.status.code(), Some(0));
+    assert_eq!(tenant(&rig).await["live"], "swap_blue");
+
+    let red = common::plugin_path("swap-red");
+    let rejected = cli(
+        &rig,
+        &[
+            "plugin",
+            "push",
+            red.to_str().expect("utf-8"),
+            "--tenant",
+            "swap",
+        ],
+    )
+    .await;
+    assert_eq!(rejected.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&rejected.stderr);
+    assert!(
+        stderr.starts_with("error: HTTP 422: version rejected: smoke call on a canned `started` event failed: trap: "),
+        "{stderr}"
+    );
+    let listed = cli(&rig, &["plugin", "versions", "--tenant", "swap"]).await;
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    let live: Vec<&str> = listed.lines().filter(|l| l.starts_with('*')).collect();
+    assert_eq!(live.len(), 1, "{listed}");
+    assert!(live[0].starts_with("* swap_blue "), "{listed}");
+    rig.stop().await;
+}
