@@ -678,6 +678,12 @@ fn the_shipped_example_config_is_valid() {
     let config = Config::load(&path).expect("examples/router.toml is valid");
     let acme = &config.tenants["acme"];
     assert_eq!(acme.apps, vec!["acme".to_string()]);
+    assert_eq!(
+        config.admin.as_ref().map(|a| a.listen.to_string()),
+        Some("127.0.0.1:8089".to_string())
+    );
+    assert!(!acme.migrate);
+    assert_eq!(acme.rollback.first_calls, 20);
     let settings = callwasm::router::config::settings_map(&acme.settings).expect("settings");
     assert_eq!(
         settings.get("route.sales").map(String::as_str),
