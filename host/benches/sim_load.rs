@@ -138,7 +138,14 @@ fn main() {
         while done.load(Ordering::Relaxed) + failed.load(Ordering::Relaxed) < flow_calls {
             let message = match tokio::time::timeout(Duration::from_secs(30), ws.next()).await {
                 Ok(Some(Ok(m))) => m,
-                other => panic!("events stopped: {other:?}"),
+                other => {
+                    let apps = rest.get_application("flow").await;
+                    panic!(
+                        "events stopped: {other:?}; {started} calls started, {} done, {} failed; the simulator's app: {apps:?}",
+                        done.load(Ordering::Relaxed),
+                        failed.load(Ordering::Relaxed)
+                    )
+                }
             };
             let Ok(text) = message.to_text() else { continue };
             let Ok(event) = serde_json::from_str::<serde_json::Value>(text) else {
