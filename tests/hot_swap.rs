@@ -306,7 +306,7 @@ async fn rollback_by_label_and_the_admin_token_is_required() {
             (status, body),
             (
                 401,
-                serde_json::json!({"error": "a valid operator token is required"})
+                serde_json::json!({"error": "a valid token is required"})
             ),
             "{what}"
         );

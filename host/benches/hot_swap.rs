@@ -42,6 +42,7 @@ async fn one_run(cache: &Path) -> Run {
         SocketAddr::from(([127, 0, 0, 1], 0)),
         TOKEN,
         router.tenants(),
+        router.table(),
     )
     .await
     .expect("admin");

@@ -57,6 +57,7 @@ impl Rig {
             SocketAddr::from(([127, 0, 0, 1], 0)),
             TOKEN,
             router.tenants(),
+            router.table(),
         )
         .await
         .expect("admin API");

@@ -1,6 +1,7 @@
 //! The admin API's server: a hyper HTTP/1 server on its own listener, routing the few
 //! resources above to the tenants.
 
+use crate::router::table::CallTable;
 use crate::router::tenant::Tenant;
 use crate::router::versions::Version;
 use bytes::Bytes;
@@ -27,15 +28,22 @@ pub struct Admin {
     listener: TcpListener,
     token: Arc<str>,
     tenants: Tenants,
+    calls: Arc<CallTable>,
 }
 
 impl Admin {
     /// Binds the API's address.
-    pub async fn bind(listen: SocketAddr, token: &str, tenants: Tenants) -> std::io::Result<Admin> {
+    pub async fn bind(
+        listen: SocketAddr,
+        token: &str,
+        tenants: Tenants,
+        calls: Arc<CallTable>,
+    ) -> std::io::Result<Admin> {
         Ok(Admin {
             listener: TcpListener::bind(listen).await?,
             token: Arc::from(token),
             tenants,
+            calls,
         })
     }
 
@@ -52,11 +60,16 @@ impl Admin {
                 _ = shutdown.changed() => return,
             };
             let Ok((stream, _)) = accepted else { continue };
-            let (token, tenants) = (self.token.clone(), self.tenants.clone());
+            let (token, tenants, calls) =
+                (self.token.clone(), self.tenants.clone(), self.calls.clone());
             tokio::spawn(async move {
                 let service = service_fn(move |req| {
-                    let (token, tenants) = (token.clone(), tenants.clone());
-                    async move { Ok::<_, std::convert::Infallible>(handle(req, &token, &tenants).await) }
+                    let (token, tenants, calls) = (token.clone(), tenants.clone(), calls.clone());
+                    async move {
+                        Ok::<_, std::convert::Infallible>(
+                            handle(req, &token, &tenants, &calls).await,
+                        )
+                    }
                 });
                 let _ = http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)
@@ -85,12 +98,27 @@ fn same_secret(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn authorized(req: &Request<Incoming>, token: &str) -> bool {
-    req.headers()
+/// Who a request speaks for.
+enum Caller {
+    Operator,
+    Tenant(String),
+}
+
+fn identify(req: &Request<Incoming>, token: &str, tenants: &Tenants) -> Option<Caller> {
+    let given = req
+        .headers()
         .get(hyper::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|given| same_secret(given.as_bytes(), token.as_bytes()))
+        .and_then(|v| v.strip_prefix("Bearer "))?;
+    if same_secret(given.as_bytes(), token.as_bytes()) {
+        return Some(Caller::Operator);
+    }
+    tenants.values().find_map(|t| {
+        t.admin_token
+            .as_ref()
+            .filter(|own| same_secret(given.as_bytes(), own.as_bytes()))
+            .map(|_| Caller::Tenant(t.name.clone()))
+    })
 }
 
 /// A version as the API shows it.
@@ -129,13 +157,15 @@ fn tenant_json(t: &Tenant) -> serde_json::Value {
     })
 }
 
-async fn handle(req: Request<Incoming>, token: &str, tenants: &Tenants) -> Response<Full<Bytes>> {
-    if !authorized(&req, token) {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "a valid operator token is required",
-        );
-    }
+async fn handle(
+    req: Request<Incoming>,
+    token: &str,
+    tenants: &Tenants,
+    calls: &CallTable,
+) -> Response<Full<Bytes>> {
+    let Some(caller) = identify(&req, token, tenants) else {
+        return error(StatusCode::UNAUTHORIZED, "a valid token is required");
+    };
     let query: HashMap<String, String> = req
         .uri()
         .query()
@@ -144,12 +174,48 @@ async fn handle(req: Request<Incoming>, token: &str, tenants: &Tenants) -> Respo
     let path = req.uri().path().to_string();
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let method = req.method().clone();
+    // A tenant's token reaches its own tenant only.
+    if let (Caller::Tenant(own), ["tenants", name, ..]) = (&caller, segments.as_slice())
+        && own != name
+    {
+        return error(
+            StatusCode::FORBIDDEN,
+            &format!("this token is for tenant {own:?}, not {name:?}"),
+        );
+    }
     let tenant = |name: &str| tenants.get(name).cloned();
     match (method, segments.as_slice()) {
         (Method::GET, ["tenants"]) => json(
             StatusCode::OK,
-            serde_json::json!(tenants.values().map(|t| tenant_json(t)).collect::<Vec<_>>()),
+            serde_json::json!(
+                tenants
+                    .values()
+                    .filter(|t| match &caller {
+                        Caller::Operator => true,
+                        Caller::Tenant(own) => *own == t.name,
+                    })
+                    .map(|t| tenant_json(t))
+                    .collect::<Vec<_>>()
+            ),
         ),
+        (Method::GET, ["tenants", name, "calls"]) => match tenant(name) {
+            Some(t) => json(
+                StatusCode::OK,
+                serde_json::json!(
+                    calls
+                        .calls()
+                        .into_iter()
+                        .filter(|(_, e)| e.tenant == t.name)
+                        .map(|(id, e)| serde_json::json!({
+                            "id": id,
+                            "server": e.server,
+                            "caller_channel": e.caller,
+                        }))
+                        .collect::<Vec<_>>()
+                ),
+            ),
+            None => error(StatusCode::NOT_FOUND, &format!("no tenant {name:?}")),
+        },
         (Method::GET, ["tenants", name]) => match tenant(name) {
             Some(t) => json(StatusCode::OK, tenant_json(&t)),
             None => error(StatusCode::NOT_FOUND, &format!("no tenant {name:?}")),

@@ -42,7 +42,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         }
         let (stop, shutdown) = tokio::sync::watch::channel(false);
         if let Some(admin) = &config.admin {
-            match callwasm::admin::Admin::bind(admin.listen, &admin.token, router.tenants()).await {
+            match callwasm::admin::Admin::bind(admin.listen, &admin.token, router.tenants(), router.table()).await {
                 Ok(api) => {
                     if let Ok(addr) = api.addr() {
                         tracing::info!(%addr, "admin API listening");

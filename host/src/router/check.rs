@@ -102,7 +102,16 @@ pub fn check(call: &CallRecord, tenant: &Tenant, commands: &[Command]) -> Result
             }
             Command::Hangup(h) => channel(&h.channel)?,
             Command::StartMoh(m) => channel(&m.channel)?,
-            Command::ContinueInDialplan(c) => channel(&c.channel)?,
+            Command::ContinueInDialplan(c) => {
+                channel(&c.channel)?;
+                if let Some(context) = &c.context
+                    && !tenant.allows_context(context)
+                {
+                    return Err(refuse(format!(
+                        "context {context:?} is not on the tenant's list of dialplan contexts"
+                    )));
+                }
+            }
             Command::BridgeCreate(b) => {
                 if !valid_handle(&b.bridge) {
                     return Err(refuse(format!("{:?} cannot name a bridge", b.bridge)));
@@ -132,6 +141,11 @@ pub fn check(call: &CallRecord, tenant: &Tenant, commands: &[Command]) -> Result
                 }
                 if p.media.is_empty() {
                     return Err(refuse("no media to play".into()));
+                }
+                if let Some(uri) = p.media.iter().find(|m| !tenant.allows_media(m)) {
+                    return Err(refuse(format!(
+                        "media {uri:?} is not allowed for the tenant"
+                    )));
                 }
             }
             Command::StopPlayback(p) => {

@@ -57,6 +57,15 @@ pub struct Server {
     pub timeout_ms: u64,
 }
 
+/// Sounds, tones and spoken digits; recordings only when a tenant lists its own prefix (they
+/// may be another tenant's).
+fn default_media() -> Vec<String> {
+    ["sound:", "tone:", "digits:", "number:", "characters:"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+}
+
 fn default_pool() -> usize {
     32
 }
@@ -81,6 +90,16 @@ pub struct TenantConfig {
     /// characters. Empty allows none.
     #[serde(default)]
     pub endpoints: Vec<String>,
+    /// Dialplan contexts `continue-in-dialplan` may name (patterns). Continuing without a
+    /// context (in the channel's own) is always allowed.
+    #[serde(default)]
+    pub contexts: Vec<String>,
+    /// Media URI prefixes `play` may use, such as `sound:` or `recording:acme/`.
+    #[serde(default = "default_media")]
+    pub media: Vec<String>,
+    /// A token that reads and changes this tenant's plugins and calls (and nothing else) in
+    /// the admin API.
+    pub admin_token: Option<String>,
     #[serde(default)]
     pub limits: LimitsConfig,
     /// `fresh` (a new instance per event) or `reuse`.
@@ -138,6 +157,13 @@ pub struct LimitsConfig {
     pub max_reply_bytes: Option<usize>,
     pub max_state_bytes: Option<usize>,
     pub max_log_bytes: Option<usize>,
+    /// Calls in progress at once (default 10,000); more are refused.
+    pub max_calls: Option<usize>,
+    /// New calls per second, with a burst of as many (default 500); more are refused.
+    pub max_new_calls_per_second: Option<f64>,
+    /// `handle` calls of this tenant running at once (default 4): a slow plugin queues behind
+    /// its own tenant's work, never another's.
+    pub max_plugin_threads: Option<usize>,
 }
 
 impl LimitsConfig {
@@ -272,6 +298,39 @@ impl Config {
             && admin.token.len() < 16
         {
             return Err("admin.token: expected at least 16 characters".into());
+        }
+        for (name, tenant) in &self.tenants {
+            if let Some(token) = &tenant.admin_token {
+                if token.len() < 16 {
+                    return Err(format!(
+                        "tenants.{name}.admin_token: expected at least 16 characters"
+                    ));
+                }
+                if self.admin.as_ref().is_some_and(|a| a.token == *token)
+                    || self
+                        .tenants
+                        .iter()
+                        .any(|(other, t)| other != name && t.admin_token.as_ref() == Some(token))
+                {
+                    return Err(format!(
+                        "tenants.{name}.admin_token: expected a token of this tenant's own"
+                    ));
+                }
+            }
+            if tenant
+                .limits
+                .max_new_calls_per_second
+                .is_some_and(|r| r.is_nan() || r <= 0.0)
+            {
+                return Err(format!(
+                    "tenants.{name}.limits.max_new_calls_per_second: expected above 0"
+                ));
+            }
+            if tenant.limits.max_plugin_threads == Some(0) || tenant.limits.max_calls == Some(0) {
+                return Err(format!(
+                    "tenants.{name}.limits: max_calls and max_plugin_threads must be at least 1"
+                ));
+            }
         }
         if self.tenants.is_empty() {
             return Err("tenants: expected at least one tenant".into());

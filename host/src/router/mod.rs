@@ -243,6 +243,8 @@ impl Router {
             caller: e.channel.caller.number.clone(),
             args: e.args.clone(),
         });
+        let admitted = tenant.admit();
+        let tenant_name = tenant.name.clone();
         let span = tracing::info_span!("call", id = %id, tenant = %tenant.name);
         let session = Session::new(
             record,
@@ -252,6 +254,13 @@ impl Router {
             self.observer.clone(),
             queue.clone(),
         );
+        let session = match admitted {
+            Ok(()) => session,
+            Err(reason) => {
+                tracing::warn!(call = %id, tenant = %tenant_name, %reason, "call refused");
+                session.refuse(reason)
+            }
+        };
         let _ = queue.send(CallInput::Ari(event));
         tokio::spawn(session.run(inputs).instrument(span));
     }

@@ -62,6 +62,9 @@ pub struct Session {
     given_up: bool,
     on_fallback: bool,
     opened: Instant,
+    /// The call is over one of the tenant's limits: the failure policy applies at once.
+    refused: Option<String>,
+    was_refused: bool,
 }
 
 impl Session {
@@ -90,7 +93,17 @@ impl Session {
             given_up: false,
             on_fallback: false,
             opened: Instant::now(),
+            refused: None,
+            was_refused: false,
         }
+    }
+
+    /// A call over one of the tenant's limits: its plugin is never asked; the failure policy
+    /// applies on its first event.
+    pub fn refuse(mut self, reason: String) -> Self {
+        self.refused = Some(reason);
+        self.was_refused = true;
+        self
     }
 
     /// Runs until the call's last channel is gone.
@@ -153,6 +166,17 @@ impl Session {
     /// Hands one event to the plugin and carries out its reply; failed commands come back as
     /// `command-failed`, up to a bound.
     async fn deliver(&mut self, mut event: wit::Event) {
+        if let Some(reason) = self.refused.take() {
+            TenantCounters::add(&self.tenant.counters.calls_refused, 1);
+            self.observer.send(Observation::PluginFailed {
+                call: self.record.id.clone(),
+                event: event.clone(),
+                reason: format!("call refused: {reason}"),
+            });
+            self.given_up = true; // not even a fallback plugin runs past a limit
+            self.apply_policy_without_fallback().await;
+            return;
+        }
         for _ in 0..MAX_FAILURE_ROUNDS {
             if self.given_up {
                 return;
@@ -253,6 +277,11 @@ impl Session {
         let plugin = self.plugin.clone();
         let tenant = self.tenant.clone();
         let tag: Arc<str> = Arc::from(format!("{}/{}", tenant.name, self.record.id));
+        // The tenant's bound on plugin work at once: a slow plugin queues behind its own.
+        let Ok(_slot) = self.tenant.plugin_slots.acquire().await else {
+            let closed = PluginError::Instantiate("the tenant is shutting down".into());
+            return (Err(closed), std::time::Duration::ZERO);
+        };
         let ran = tokio::task::spawn_blocking(move || {
             let began = Instant::now();
             let reply = plugin.handle(Invocation {
@@ -303,37 +332,56 @@ impl Session {
                 extension,
                 priority,
             } => {
-                self.given_up = true;
-                self.timers.clear();
-                let mut continued = false;
-                if let Some(caller) = self.record.legs.get(CALLER) {
-                    let result = self
-                        .rest
-                        .continue_in_dialplan(
-                            &caller.ari_id,
-                            Some(&context),
-                            extension.as_deref(),
-                            priority,
-                        )
-                        .await;
-                    match result {
-                        Ok(()) => continued = true,
-                        Err(e) => {
-                            tracing::warn!(call = %self.record.id, error = %e, "continue in dialplan failed")
-                        }
-                    }
-                }
-                let others: Vec<String> = self
-                    .record
-                    .legs
-                    .iter()
-                    .filter(|(h, _)| !(continued && h.as_str() == CALLER))
-                    .map(|(_, l)| l.ari_id.clone())
-                    .collect();
-                for id in others {
-                    let _ = self.rest.hangup(&id, 16).await;
-                }
+                self.hand_back(&context, extension.as_deref(), priority)
+                    .await;
                 false
+            }
+        }
+    }
+
+    /// Hands the caller back to the dialplan at `context` and hangs the call's other channels
+    /// up; the plugin is asked nothing more.
+    async fn hand_back(&mut self, context: &str, extension: Option<&str>, priority: Option<i32>) {
+        self.given_up = true;
+        self.timers.clear();
+        let mut continued = false;
+        if let Some(caller) = self.record.legs.get(CALLER) {
+            let result = self
+                .rest
+                .continue_in_dialplan(&caller.ari_id, Some(context), extension, priority)
+                .await;
+            match result {
+                Ok(()) => continued = true,
+                Err(e) => {
+                    tracing::warn!(call = %self.record.id, error = %e, "continue in dialplan failed")
+                }
+            }
+        }
+        let others: Vec<String> = self
+            .record
+            .legs
+            .iter()
+            .filter(|(h, _)| !(continued && h.as_str() == CALLER))
+            .map(|(_, l)| l.ari_id.clone())
+            .collect();
+        for id in others {
+            let _ = self.rest.hangup(&id, 16).await;
+        }
+    }
+
+    /// The failure policy for a refused call: hang up or continue; a fallback plugin is not
+    /// run past a limit, so it hangs up with 41.
+    async fn apply_policy_without_fallback(&mut self) {
+        match self.tenant.on_failure.clone() {
+            OnFailure::Hangup { cause } => self.give_up(cause).await,
+            OnFailure::Fallback { .. } => self.give_up(41).await,
+            OnFailure::Continue {
+                context,
+                extension,
+                priority,
+            } => {
+                self.hand_back(&context, extension.as_deref(), priority)
+                    .await
             }
         }
     }
@@ -376,6 +424,9 @@ impl Session {
         }
         self.table.remove(&self.record.id);
         self.tenant.versions.release(&self.version);
+        if !self.was_refused {
+            self.tenant.call_ended();
+        }
         TenantCounters::add(&self.tenant.counters.calls_ended, 1);
         self.observer.send(Observation::Ended {
             call: self.record.id.clone(),

@@ -37,6 +37,8 @@ pub struct TenantCounters {
     pub plugin_failures: AtomicU64,
     pub replies_refused: AtomicU64,
     pub commands_failed: AtomicU64,
+    /// Calls refused for a limit (concurrent calls, new calls per second).
+    pub calls_refused: AtomicU64,
     /// Total plugin time, for the mean per event.
     pub plugin_nanos: AtomicU64,
 }
@@ -68,6 +70,20 @@ pub struct Tenant {
     pub endpoints: Vec<String>,
     pub on_failure: OnFailure,
     pub counters: TenantCounters,
+    /// Dialplan contexts continue-in-dialplan may name.
+    pub contexts: Vec<String>,
+    /// Media URI prefixes play may use.
+    pub media: Vec<String>,
+    /// The admin API token of this tenant.
+    pub admin_token: Option<String>,
+    /// Calls in progress, and the most allowed.
+    pub calls_live: std::sync::atomic::AtomicUsize,
+    pub max_calls: usize,
+    /// New calls per second: a token bucket (tokens, last refill).
+    pub max_new_calls_per_second: f64,
+    bucket: std::sync::Mutex<(f64, std::time::Instant)>,
+    /// Bounds the plugin work of this tenant running at once.
+    pub plugin_slots: tokio::sync::Semaphore,
 }
 
 /// A tenant that could not be set up.
@@ -154,7 +170,64 @@ impl Tenant {
             endpoints: config.endpoints.clone(),
             on_failure,
             counters: TenantCounters::default(),
+            contexts: config.contexts.clone(),
+            media: config.media.clone(),
+            admin_token: config.admin_token.clone(),
+            calls_live: std::sync::atomic::AtomicUsize::new(0),
+            max_calls: config.limits.max_calls.unwrap_or(10_000),
+            max_new_calls_per_second: config.limits.max_new_calls_per_second.unwrap_or(500.0),
+            bucket: std::sync::Mutex::new((
+                config.limits.max_new_calls_per_second.unwrap_or(500.0),
+                std::time::Instant::now(),
+            )),
+            plugin_slots: tokio::sync::Semaphore::new(
+                config.limits.max_plugin_threads.unwrap_or(4),
+            ),
         })
+    }
+
+    /// Admits a new call, or says which limit it is over. An admitted call counts in
+    /// `calls_live` until [`Tenant::call_ended`].
+    pub fn admit(&self) -> Result<(), String> {
+        {
+            let mut bucket = self.bucket.lock().unwrap_or_else(|p| p.into_inner());
+            let now = std::time::Instant::now();
+            let rate = self.max_new_calls_per_second;
+            bucket.0 = (bucket.0 + now.duration_since(bucket.1).as_secs_f64() * rate).min(rate);
+            bucket.1 = now;
+            if bucket.0 < 1.0 {
+                return Err(format!("over the limit of {rate} new calls per second"));
+            }
+            bucket.0 -= 1.0;
+        }
+        let live = self.calls_live.fetch_add(1, Ordering::AcqRel);
+        if live >= self.max_calls {
+            self.calls_live.fetch_sub(1, Ordering::AcqRel);
+            return Err(format!(
+                "over the limit of {} calls in progress",
+                self.max_calls
+            ));
+        }
+        Ok(())
+    }
+
+    /// An admitted call ended.
+    pub fn call_ended(&self) {
+        self.calls_live.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Whether continue-in-dialplan may name `context`.
+    pub fn allows_context(&self, context: &str) -> bool {
+        self.contexts
+            .iter()
+            .any(|p| crate::pattern::matches(p, context))
+    }
+
+    /// Whether play may use `uri`.
+    pub fn allows_media(&self, uri: &str) -> bool {
+        self.media
+            .iter()
+            .any(|prefix| uri.starts_with(prefix.as_str()))
     }
 
     /// Whether the plugin may create a channel to `endpoint`.

@@ -42,6 +42,11 @@ pub enum PluginError {
     TooManyCommands { count: usize, limit: usize },
     #[error("reply too large: {bytes} bytes, the limit is {limit}")]
     ReplyTooLarge { bytes: usize, limit: usize },
+    /// A reply so big that copying it out of the plugin exceeded the copy budget.
+    #[error(
+        "reply too large: more than {budget} bytes to copy out of the plugin, the reply limit is {limit}"
+    )]
+    ReplyTooLargeToCopy { budget: usize, limit: usize },
     #[error("state too large: {bytes} bytes, the limit is {limit}")]
     StateTooLarge { bytes: usize, limit: usize },
     #[error("plugin returned an error: {0}")]
@@ -59,7 +64,9 @@ impl PluginError {
             PluginError::MemoryLimit { .. } => "memory",
             PluginError::StackOverflow => "stack",
             PluginError::TooManyCommands { .. } => "too-many-commands",
-            PluginError::ReplyTooLarge { .. } => "reply-too-large",
+            PluginError::ReplyTooLarge { .. } | PluginError::ReplyTooLargeToCopy { .. } => {
+                "reply-too-large"
+            }
             PluginError::StateTooLarge { .. } => "state-too-large",
             PluginError::Returned(_) => "returned-error",
             PluginError::Instantiate(_) => "instantiate",

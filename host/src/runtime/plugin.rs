@@ -130,6 +130,9 @@ impl Plugin {
                 );
                 let mut store = Store::new(&self.runtime.engine, sandbox);
                 store.limiter(|s| s as &mut dyn ResourceLimiter);
+                // What the plugin may copy out to the host in one call (its reply, log lines):
+                // far above any reply within the limits, far below what would hurt the host.
+                store.set_hostcall_fuel(copy_budget(inv.limits));
                 store.call_hook(|mut s, hook| {
                     s.data_mut().run.on_transition(hook);
                     Ok(())
@@ -264,9 +267,23 @@ impl Plugin {
                     },
                 }
             }
+            // wasmtime's own budget for what a call copies out of the guest (its error type
+            // is private; its message is stable and says what happened).
+            None if format!("{error:#}").contains("fuel allocated for hostcalls") => {
+                PluginError::ReplyTooLargeToCopy {
+                    budget: copy_budget(limits),
+                    limit: limits.max_reply_bytes,
+                }
+            }
             None => PluginError::Instantiate(format!("{error:#}")),
         }
     }
+}
+
+/// Bytes a plugin may copy out to the host in one call, in the canonical ABI's layout (which
+/// is bigger than the reply's text): 16 times the reply limit, at least 16 MiB.
+fn copy_budget(limits: &Limits) -> usize {
+    limits.max_reply_bytes.saturating_mul(16).max(16 << 20)
 }
 
 /// Bytes of text a command carries: what the reply-size limit counts.

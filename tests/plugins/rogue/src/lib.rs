@@ -5,10 +5,13 @@
 //! commands, default 100000), `error` (returns an error), `snoop` (reaches for the environment,
 //! files, the network and the clock, and reports what it got as set-var commands), `forge`
 //! (hangs up setting `handle`, a channel it does not have), `create` (creates a channel to
-//! setting `endpoint`), `timer` (timers kept by the host; see below). Setting `after` lets it behave for
+//! setting `endpoint`), `timer` (timers kept by the host; see below), `escape` (continue into
+//! setting `context`), `play` (play setting `media`), `fat-state` (`mib` MiB of state),
+//! `chatter` (write `mib` MiB to stdout). Setting `after` lets it behave for
 //! that many events first (default 0). Behaving, it answers `started` with one `answer`.
 
 use callwasm_sdk::prelude::*;
+use callwasm_sdk::{Command, ContinueInDialplan};
 use serde::{Deserialize, Serialize};
 use std::hint::black_box;
 
@@ -19,6 +22,8 @@ struct State {
     events: u32,
     #[serde(default)]
     timers: u32,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    blob: String,
 }
 
 impl Plugin for Rogue {
@@ -84,6 +89,35 @@ impl Plugin for Rogue {
                 }
                 _ => {}
             },
+            // Continues the caller in the dialplan context of setting `context`.
+            Some("escape") => {
+                let context = setting("context").unwrap_or_else(|| "admin".into());
+                reply.push(Command::ContinueInDialplan(ContinueInDialplan {
+                    channel: CALLER.into(),
+                    context: Some(context),
+                    extension: Some("s".into()),
+                    priority: Some(1),
+                }));
+            }
+            // Plays the media URI of setting `media` to the caller.
+            Some("play") => {
+                let media = setting("media").unwrap_or_else(|| "recording:other".into());
+                reply.play("p", Target::Channel(CALLER.into()), [media.as_str()]);
+            }
+            // Keeps `mib` MiB (default 64) of state.
+            Some("fat-state") => {
+                let mib: usize = setting("mib").and_then(|m| m.parse().ok()).unwrap_or(64);
+                state.blob = "x".repeat(mib << 20);
+            }
+            // Writes `mib` MiB (default 100) to stdout in one call.
+            Some("chatter") => {
+                let mib: usize = setting("mib").and_then(|m| m.parse().ok()).unwrap_or(100);
+                let line = "rogue chatter ".repeat(73) + "\n"; // 1 KiB
+                let mut out = std::io::stdout().lock();
+                for _ in 0..(mib << 10) {
+                    let _ = std::io::Write::write_all(&mut out, line.as_bytes());
+                }
+            }
             // Creates a channel to the endpoint in setting `endpoint`.
             Some("create") => {
                 let endpoint = setting("endpoint").unwrap_or_else(|| "PJSIP/anywhere".into());
