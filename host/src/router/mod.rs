@@ -19,6 +19,7 @@ pub mod tenant;
 pub mod timers;
 pub mod translate;
 pub mod versions;
+pub mod workers;
 
 use crate::ari::events::Event as Ari;
 use crate::ari::{Auth, EventStream, Rest, RestConfig, ServerItem, StreamConfig, StreamItem};

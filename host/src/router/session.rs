@@ -277,28 +277,24 @@ impl Session {
         let plugin = self.plugin.clone();
         let tenant = self.tenant.clone();
         let tag: Arc<str> = Arc::from(format!("{}/{}", tenant.name, self.record.id));
-        // The tenant's bound on plugin work at once: a slow plugin queues behind its own.
-        let Ok(_slot) = self.tenant.plugin_slots.acquire().await else {
-            let closed = PluginError::Instantiate("the tenant is shutting down".into());
-            return (Err(closed), std::time::Duration::ZERO);
-        };
-        let ran = tokio::task::spawn_blocking(move || {
-            let began = Instant::now();
-            let reply = plugin.handle(Invocation {
-                event: &event,
-                call: &call,
-                settings: tenant.settings.clone(),
-                tag,
-                limits: &tenant.limits,
-                mode: tenant.mode,
-            });
-            (reply, began.elapsed())
-        })
-        .await;
-        ran.unwrap_or_else(|e| {
-            let failed = PluginError::Trap {
-                message: format!("plugin thread: {e}"),
-            };
+        // On the tenant's own plugin threads: a slow plugin queues behind its own work.
+        let workers = &self.tenant.workers;
+        let ran = workers
+            .run(move || {
+                let began = Instant::now();
+                let reply = plugin.handle(Invocation {
+                    event: &event,
+                    call: &call,
+                    settings: tenant.settings.clone(),
+                    tag,
+                    limits: &tenant.limits,
+                    mode: tenant.mode,
+                });
+                (reply, began.elapsed())
+            })
+            .await;
+        ran.unwrap_or_else(|| {
+            let failed = PluginError::Instantiate("the tenant's plugin threads are gone".into());
             (Err(failed), std::time::Duration::ZERO)
         })
     }

@@ -82,8 +82,8 @@ pub struct Tenant {
     /// New calls per second: a token bucket (tokens, last refill).
     pub max_new_calls_per_second: f64,
     bucket: std::sync::Mutex<(f64, std::time::Instant)>,
-    /// Bounds the plugin work of this tenant running at once.
-    pub plugin_slots: tokio::sync::Semaphore,
+    /// The tenant's own plugin threads: bounds its plugin work at once.
+    pub workers: super::workers::Workers,
 }
 
 /// A tenant that could not be set up.
@@ -180,8 +180,9 @@ impl Tenant {
                 config.limits.max_new_calls_per_second.unwrap_or(500.0),
                 std::time::Instant::now(),
             )),
-            plugin_slots: tokio::sync::Semaphore::new(
-                config.limits.max_plugin_threads.unwrap_or(4),
+            workers: super::workers::Workers::new(
+                name,
+                config.limits.max_plugin_threads.unwrap_or(2),
             ),
         })
     }

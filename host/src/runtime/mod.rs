@@ -12,6 +12,7 @@ mod error;
 mod inspect;
 mod limits;
 mod plugin;
+pub mod priority;
 mod sandbox;
 
 pub use bindings::callwasm::router::host::Level;

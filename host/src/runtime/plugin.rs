@@ -138,17 +138,24 @@ impl Plugin {
                     Ok(())
                 });
                 let per_second = self.runtime.ticks_per_second();
+                // A plugin still running after 2 ms is a slow or hostile one: its thread drops
+                // to the lowest CPU priority for the rest of the call (see priority.rs).
+                let slow_after = (per_second / 500).max(1); // see slow_after_ticks
                 store.epoch_deadline_callback(move |s| {
                     let run = &s.data().run;
                     match run.remaining(per_second) {
                         0 => Err(wasmtime::Error::new(DeadlineHit(run.deadline))),
-                        left => Ok(UpdateDeadline::Continue(left)),
+                        left if run.used() >= slow_after => {
+                            super::priority::demote_current_thread();
+                            Ok(UpdateDeadline::Continue(left))
+                        }
+                        left => Ok(UpdateDeadline::Continue(left.min(slow_after))),
                     }
                 });
                 let sandbox = store.data_mut();
                 sandbox.clock_ms.store(inv.call.now_ms, Ordering::Relaxed);
                 sandbox.run.start(inv.limits.deadline, ticks);
-                store.set_epoch_deadline(ticks);
+                store.set_epoch_deadline(ticks.min(self.slow_after_ticks()));
                 match self.pre.instantiate(&mut store) {
                     Ok(plugin) => Warm {
                         store,
@@ -162,7 +169,8 @@ impl Plugin {
                 }
             }
         };
-        warm.store.set_epoch_deadline(ticks);
+        warm.store
+            .set_epoch_deadline(ticks.min(self.slow_after_ticks()));
         let result = warm.plugin.callwasm_router_call_handler().call_handle(
             &mut warm.store,
             inv.event,
@@ -277,6 +285,14 @@ impl Plugin {
             }
             None => PluginError::Instantiate(format!("{error:#}")),
         }
+    }
+}
+
+impl Plugin {
+    /// Epoch ticks (2 ms) after which a running plugin counts as slow: the first deadline
+    /// check comes then, so a slow one is demoted early (runtime/priority.rs).
+    fn slow_after_ticks(&self) -> u64 {
+        (self.runtime.ticks_per_second() / 500).max(1)
     }
 }
 

@@ -58,7 +58,7 @@ pub(super) struct Shared {
     pub faults: Mutex<Faults>,
     pub addr: SocketAddr,
     /// REST requests received, as `METHOD /path?sorted&query`, when the config asks for it.
-    pub journal: Mutex<Vec<String>>,
+    pub journal: Mutex<Vec<(Instant, String)>>,
 }
 
 /// A running simulated Asterisk. Dropping it stops the server.
@@ -216,6 +216,14 @@ impl Sim {
     /// The REST requests received so far (with `journal` on), as `METHOD /path?query` with
     /// the query's pairs sorted and unescaped, `/ari` left out.
     pub fn journal(&self) -> Vec<String> {
+        lock(&self.shared.journal)
+            .iter()
+            .map(|(_, line)| line.clone())
+            .collect()
+    }
+
+    /// The journal with the time each request arrived.
+    pub fn journal_timed(&self) -> Vec<(Instant, String)> {
         lock(&self.shared.journal).clone()
     }
 
@@ -447,7 +455,7 @@ async fn handle(
             true => format!("{} {rest}", req.method()),
             false => format!("{} {rest}?{}", req.method(), pairs.join("&")),
         };
-        lock(&shared.journal).push(line);
+        lock(&shared.journal).push((Instant::now(), line));
     }
     let faults = lock(&shared.faults).clone();
     if !faults.rest_delay.is_zero() {
