@@ -138,24 +138,24 @@ impl Plugin {
                     Ok(())
                 });
                 let per_second = self.runtime.ticks_per_second();
-                // A plugin still running after 2 ms is a slow or hostile one: its thread drops
-                // to the lowest CPU priority for the rest of the call (see priority.rs).
-                let slow_after = (per_second / 500).max(1); // see slow_after_ticks
+                // A plugin still running after half its deadline is a runaway: its thread
+                // drops to the idle CPU class for the rest of the call (see priority.rs).
                 store.epoch_deadline_callback(move |s| {
                     let run = &s.data().run;
+                    let runaway = slow_after_ticks(run.budget);
                     match run.remaining(per_second) {
                         0 => Err(wasmtime::Error::new(DeadlineHit(run.deadline))),
-                        left if run.used() >= slow_after => {
+                        left if run.used() >= runaway => {
                             super::priority::demote_current_thread();
                             Ok(UpdateDeadline::Continue(left))
                         }
-                        left => Ok(UpdateDeadline::Continue(left.min(slow_after))),
+                        left => Ok(UpdateDeadline::Continue(left.min(runaway))),
                     }
                 });
                 let sandbox = store.data_mut();
                 sandbox.clock_ms.store(inv.call.now_ms, Ordering::Relaxed);
                 sandbox.run.start(inv.limits.deadline, ticks);
-                store.set_epoch_deadline(ticks.min(self.slow_after_ticks()));
+                store.set_epoch_deadline(ticks.min(slow_after_ticks(ticks)));
                 match self.pre.instantiate(&mut store) {
                     Ok(plugin) => Warm {
                         store,
@@ -170,7 +170,7 @@ impl Plugin {
             }
         };
         warm.store
-            .set_epoch_deadline(ticks.min(self.slow_after_ticks()));
+            .set_epoch_deadline(ticks.min(slow_after_ticks(ticks)));
         let result = warm.plugin.callwasm_router_call_handler().call_handle(
             &mut warm.store,
             inv.event,
@@ -288,12 +288,11 @@ impl Plugin {
     }
 }
 
-impl Plugin {
-    /// Epoch ticks (2 ms) after which a running plugin counts as slow: the first deadline
-    /// check comes then, so a slow one is demoted early (runtime/priority.rs).
-    fn slow_after_ticks(&self) -> u64 {
-        (self.runtime.ticks_per_second() / 500).max(1)
-    }
+/// Ticks after which a plugin still running counts as a runaway and is demoted: half its
+/// deadline. Not earlier: Python and JavaScript plugins legitimately take milliseconds, and a
+/// demoted thread on a busy machine may be starved past its deadline.
+fn slow_after_ticks(budget: u64) -> u64 {
+    (budget / 2).max(1)
 }
 
 /// Bytes a plugin may copy out to the host in one call, in the canonical ABI's layout (which
