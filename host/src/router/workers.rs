@@ -1,8 +1,6 @@
 //! Each tenant's plugin threads: a small pool of OS threads of its own (`max_plugin_threads`)
 //! that run its `handle` calls. A slow plugin queues behind its own tenant's work, never
-//! another's, and never on the tokio threads that read WebSockets and send REST. A thread whose
-//! plugin ran long was demoted to the lowest CPU priority (runtime/priority.rs); it is retired
-//! after that call and a fresh thread takes its place.
+//! another's, and never on the tokio threads that read WebSockets and send REST.
 
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -16,23 +14,16 @@ pub struct Workers {
 }
 
 fn spawn_worker(name: String, queue: Arc<Mutex<mpsc::Receiver<Job>>>) {
-    let thread_name = name.clone();
-    let spawned = std::thread::Builder::new()
-        .name(thread_name)
-        .spawn(move || {
-            loop {
-                let job = {
-                    let queue = queue.lock().unwrap_or_else(|p| p.into_inner());
-                    queue.recv()
-                };
-                let Ok(job) = job else { return }; // the tenant is gone
-                job();
-                if crate::runtime::priority::current_thread_demoted() {
-                    spawn_worker(name, queue);
-                    return;
-                }
-            }
-        });
+    let spawned = std::thread::Builder::new().name(name).spawn(move || {
+        loop {
+            let job = {
+                let queue = queue.lock().unwrap_or_else(|p| p.into_inner());
+                queue.recv()
+            };
+            let Ok(job) = job else { return }; // the tenant is gone
+            job();
+        }
+    });
     if let Err(e) = spawned {
         tracing::error!(error = %e, "cannot start a plugin thread");
     }

@@ -12,7 +12,6 @@ mod error;
 mod inspect;
 mod limits;
 mod plugin;
-pub mod priority;
 mod sandbox;
 
 pub use bindings::callwasm::router::host::Level;

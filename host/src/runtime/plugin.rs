@@ -138,24 +138,17 @@ impl Plugin {
                     Ok(())
                 });
                 let per_second = self.runtime.ticks_per_second();
-                // A plugin still running after half its deadline is a runaway: its thread
-                // drops to the idle CPU class for the rest of the call (see priority.rs).
                 store.epoch_deadline_callback(move |s| {
                     let run = &s.data().run;
-                    let runaway = slow_after_ticks(run.budget);
                     match run.remaining(per_second) {
                         0 => Err(wasmtime::Error::new(DeadlineHit(run.deadline))),
-                        left if run.used() >= runaway => {
-                            super::priority::demote_current_thread();
-                            Ok(UpdateDeadline::Continue(left))
-                        }
-                        left => Ok(UpdateDeadline::Continue(left.min(runaway))),
+                        left => Ok(UpdateDeadline::Continue(left)),
                     }
                 });
                 let sandbox = store.data_mut();
                 sandbox.clock_ms.store(inv.call.now_ms, Ordering::Relaxed);
                 sandbox.run.start(inv.limits.deadline, ticks);
-                store.set_epoch_deadline(ticks.min(slow_after_ticks(ticks)));
+                store.set_epoch_deadline(ticks);
                 match self.pre.instantiate(&mut store) {
                     Ok(plugin) => Warm {
                         store,
@@ -169,8 +162,7 @@ impl Plugin {
                 }
             }
         };
-        warm.store
-            .set_epoch_deadline(ticks.min(slow_after_ticks(ticks)));
+        warm.store.set_epoch_deadline(ticks);
         let result = warm.plugin.callwasm_router_call_handler().call_handle(
             &mut warm.store,
             inv.event,
@@ -286,13 +278,6 @@ impl Plugin {
             None => PluginError::Instantiate(format!("{error:#}")),
         }
     }
-}
-
-/// Ticks after which a plugin still running counts as a runaway and is demoted: half its
-/// deadline. Not earlier: Python and JavaScript plugins legitimately take milliseconds, and a
-/// demoted thread on a busy machine may be starved past its deadline.
-fn slow_after_ticks(budget: u64) -> u64 {
-    (budget / 2).max(1)
 }
 
 /// Bytes a plugin may copy out to the host in one call, in the canonical ABI's layout (which

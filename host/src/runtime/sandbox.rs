@@ -102,12 +102,6 @@ impl RunClock {
 
     /// Ticks the plugin has left; zero once the deadline has passed, or once the whole call
     /// (host copying included) has taken twenty deadlines and a second's worth of ticks.
-    /// Ticks the plugin has run so far in this call.
-    pub fn used(&self) -> u64 {
-        let running = self.entered.map_or(0, |at| self.now().saturating_sub(at));
-        self.used + running
-    }
-
     pub fn remaining(&self, ticks_per_second: u64) -> u64 {
         let now = self.now();
         if now.saturating_sub(self.began) > self.budget * 20 + ticks_per_second {
