@@ -40,6 +40,13 @@ fn inbound(exten: &str) -> InboundCall {
     call
 }
 
+/// Whether a channel the router created (a leg) is ringing.
+fn a_leg_rings(sim: &Sim) -> bool {
+    sim.channel_ids()
+        .iter()
+        .any(|id| id.starts_with("cw-") && sim.channel(id).is_some_and(|c| c.state == "Ringing"))
+}
+
 /// The journal's lines about one call's leg and bridge, in order.
 fn flow_of(journal: &[String], caller: &str) -> Vec<String> {
     journal
@@ -97,12 +104,8 @@ async fn the_caller_is_in_the_bridge_while_the_leg_rings() {
     let sim = Sim::start(sim_config()).await.expect("sim");
     let rig = Rig::start(sim, EARLY_DIAL).await;
     let caller = rig.sim.place_call(&inbound("noanswer-bob"));
-    rig.until(Duration::from_secs(5), "leg ringing", |sim| {
-        sim.channel_ids().iter().any(|id| {
-            id.starts_with("cw-") && sim.channel(id).is_some_and(|c| c.state == "Ringing")
-        })
-    })
-    .await;
+    rig.until(Duration::from_secs(5), "leg ringing", a_leg_rings)
+        .await;
     let bridges = rig.sim.bridge_ids();
     assert_eq!(bridges.len(), 1);
     let b = rig.sim.bridge(&bridges[0]).expect("bridge");
@@ -140,12 +143,8 @@ async fn caller_id_given_or_passed_through_reaches_the_legs_connected_line() {
         let sim = Sim::start(sim_config()).await.expect("sim");
         let rig = Rig::start(sim, tenants).await;
         let caller = rig.sim.place_call(&inbound("noanswer-carol"));
-        rig.until(Duration::from_secs(5), "leg ringing", |sim| {
-            sim.channel_ids().iter().any(|id| {
-                id.starts_with("cw-") && sim.channel(id).is_some_and(|c| c.state == "Ringing")
-            })
-        })
-        .await;
+        rig.until(Duration::from_secs(5), "leg ringing", a_leg_rings)
+            .await;
         let leg = rig
             .sim
             .channel_ids()
@@ -368,12 +367,8 @@ endpoint = "SIP/premium-rate"
     let mut rig = Rig::start(sim, &tenants).await;
     // A call of another tenant with a leg called "agent", ringing.
     let victim = rig.sim.place_call(&inbound("noanswer-frank"));
-    rig.until(Duration::from_secs(5), "victim's leg ringing", |sim| {
-        sim.channel_ids().iter().any(|id| {
-            id.starts_with("cw-") && sim.channel(id).is_some_and(|c| c.state == "Ringing")
-        })
-    })
-    .await;
+    rig.until(Duration::from_secs(5), "victim's leg ringing", a_leg_rings)
+        .await;
     let before = rig.sim.journal().len();
     let mut forger = InboundCall::new("forger", "5558888", "s");
     forger.args = vec!["x".into()];
@@ -403,14 +398,7 @@ endpoint = "SIP/premium-rate"
     want.sort();
     assert_eq!(sent, want);
     // The victim's leg is untouched, still ringing.
-    assert!(
-        rig.sim
-            .channel_ids()
-            .iter()
-            .any(|id| id.starts_with("cw-")
-                && rig.sim.channel(id).is_some_and(|c| c.state == "Ringing")),
-        "the other call's leg still rings"
-    );
+    assert!(a_leg_rings(&rig.sim), "the other call's leg still rings");
     let mut reasons: Vec<String> = failures(&rig.drain()).into_iter().map(|f| f.1).collect();
     reasons.sort();
     assert_eq!(
@@ -533,12 +521,8 @@ async fn a_call_whose_channels_vanished_while_the_socket_was_down_ends_on_resync
     let sim = Sim::start(sim_config()).await.expect("sim");
     let rig = Rig::start(sim, EARLY_DIAL).await;
     let caller = rig.sim.place_call(&inbound("noanswer-gina"));
-    rig.until(Duration::from_secs(5), "leg ringing", |sim| {
-        sim.channel_ids().iter().any(|id| {
-            id.starts_with("cw-") && sim.channel(id).is_some_and(|c| c.state == "Ringing")
-        })
-    })
-    .await;
+    rig.until(Duration::from_secs(5), "leg ringing", a_leg_rings)
+        .await;
     assert_eq!(rig.table.len(), 1);
     // The socket drops and stays refused for a while; meanwhile the caller hangs up.
     rig.sim

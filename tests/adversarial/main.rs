@@ -11,8 +11,6 @@ mod support;
 
 use callwasm::router::observe::Observation;
 use callwasm::sim::{InboundCall, Sim, SimConfig};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -78,25 +76,9 @@ fn config() -> String {
     text
 }
 
+/// A GET of the admin API.
 async fn admin(addr: SocketAddr, path: &str, token: Option<&str>) -> (u16, serde_json::Value) {
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http::<Full<Bytes>>();
-    let mut request = hyper::Request::builder().uri(format!("http://{addr}{path}"));
-    if let Some(token) = token {
-        request = request.header("authorization", format!("Bearer {token}"));
-    }
-    let response = client
-        .request(request.body(Full::new(Bytes::new())).expect("request"))
-        .await
-        .expect("admin answers");
-    let status = response.status().as_u16();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap_or_default())
+    support::admin(addr, "GET", path, token, Vec::new()).await
 }
 
 fn call(app: &str, n: u64) -> InboundCall {

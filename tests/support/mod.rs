@@ -9,6 +9,8 @@ use callwasm::router::config::Config;
 use callwasm::router::observe::{Observation, Observer};
 use callwasm::router::table::CallTable;
 use callwasm::sim::Sim;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -112,4 +114,37 @@ impl Rig {
         }
         out
     }
+}
+
+/// An admin API request; the status and the JSON answer.
+pub async fn admin(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Vec<u8>,
+) -> (u16, serde_json::Value) {
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Full<Bytes>>();
+    let mut request = hyper::Request::builder()
+        .method(method)
+        .uri(format!("http://{addr}{path}"));
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let response = client
+        .request(request.body(Full::new(Bytes::from(body))).expect("request"))
+        .await
+        .expect("admin API answers");
+    let status = response.status().as_u16();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
 }

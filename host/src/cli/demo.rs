@@ -125,12 +125,8 @@ pub fn run(args: DemoArgs) -> ExitCode {
         );
         return ExitCode::from(EXIT_BAD_INPUT);
     }
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = super::async_runtime() else {
+        return ExitCode::FAILURE;
     };
     runtime.block_on(demo(plugin, args.quiet))
 }

@@ -37,6 +37,18 @@ enum Command {
 /// Exit code for input the command refuses (a bad plugin, a bad file).
 pub const EXIT_BAD_INPUT: u8 = 2;
 
+/// The async runtime a long-running command runs on; None (after saying why) when the OS
+/// refuses it.
+fn async_runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Runtime::new() {
+        Ok(r) => Some(r),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            None
+        }
+    }
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     // The demo prints its own story; the log only speaks up for trouble there.

@@ -22,12 +22,8 @@ pub fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = super::async_runtime() else {
+        return ExitCode::FAILURE;
     };
     runtime.block_on(async {
         let router = match Router::new(&config, Observer::none()) {

@@ -47,12 +47,8 @@ pub fn run(args: SimArgs) -> ExitCode {
     if let Some(password) = args.password {
         config.password = password;
     }
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = super::async_runtime() else {
+        return ExitCode::FAILURE;
     };
     runtime.block_on(async {
         let listen = config.listen;
@@ -63,11 +59,16 @@ pub fn run(args: SimArgs) -> ExitCode {
                 return ExitCode::from(EXIT_BAD_INPUT);
             }
         };
-        println!("simulated Asterisk listening: ARI at {}", sim.base_url());
-        println!(
+        // Whoever reads stdout may stop reading (a test takes the first line): the simulator
+        // goes on regardless, so nothing here may panic on a closed pipe.
+        let mut out = std::io::stdout();
+        let _ = writeln!(out, "simulated Asterisk listening: ARI at {}", sim.base_url());
+        let _ = writeln!(
+            out,
             "place a call: curl -u asterisk:asterisk -X POST 'http://{}/sim/calls?app=router&number=5550100&exten=100&args=alice'",
             sim.addr()
         );
+        let _ = out.flush();
         for traffic in file.traffic {
             let sim = sim.clone();
             tokio::spawn(async move {
