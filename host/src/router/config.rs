@@ -161,8 +161,9 @@ pub struct LimitsConfig {
     pub max_calls: Option<usize>,
     /// New calls per second, with a burst of as many (default 500); more are refused.
     pub max_new_calls_per_second: Option<f64>,
-    /// `handle` calls of this tenant running at once, on its own threads (default 2): a slow
-    /// plugin queues behind its own tenant's work, never another's.
+    /// `handle` calls of this tenant running at once, on its own threads (default: half the
+    /// cores, at least 1): a slow plugin queues behind its own tenant's work, never another's,
+    /// and no tenant can take every core.
     pub max_plugin_threads: Option<usize>,
 }
 

@@ -182,7 +182,10 @@ impl Tenant {
             )),
             workers: super::workers::Workers::new(
                 name,
-                config.limits.max_plugin_threads.unwrap_or(2),
+                config
+                    .limits
+                    .max_plugin_threads
+                    .unwrap_or_else(default_plugin_threads),
             ),
         })
     }
@@ -343,4 +346,14 @@ impl Tenant {
             }
         }
     }
+}
+
+/// A tenant's plugin threads unless its config says otherwise: half the machine's cores (at
+/// least one), so no single tenant's plugins — a runaway one included — can take every core
+/// (measured: `cargo bench --bench isolation`, docs/decisions.md).
+pub fn default_plugin_threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get() / 2)
+        .unwrap_or(1)
+        .max(1)
 }
