@@ -1,6 +1,32 @@
 //! TOML errors as one line an operator can act on: where (line, column), which key, and what
 //! was expected. Shared by the router's config and the simulator's set-up file.
 
+use std::path::Path;
+
+/// A TOML file that could not be used: names the file and what is wrong where.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+/// Reads `path` and hands its text to `parse`; either failure names the file.
+pub fn load<T>(path: &Path, parse: impl FnOnce(&str) -> Result<T, String>) -> Result<T, FileError> {
+    let text = std::fs::read_to_string(path).map_err(|source| FileError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    parse(&text).map_err(|message| FileError::Invalid {
+        path: path.display().to_string(),
+        message,
+    })
+}
+
 /// Describes `error`, raised while reading `text`, as `line L, column C, key K: message`.
 pub fn describe(text: &str, error: &toml::de::Error) -> String {
     let message = error.message().trim().to_string();

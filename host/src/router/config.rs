@@ -235,29 +235,12 @@ impl Default for FailurePolicy {
 }
 
 /// A config that could not be used: names the file and what is wrong where.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("{path}: cannot read: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("{path}: {message}")]
-    Invalid { path: String, message: String },
-}
+pub type ConfigError = crate::toml_error::FileError;
 
 impl Config {
     /// Reads and checks a config file; plugin paths become relative to its directory.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
-        let invalid = |message| ConfigError::Invalid {
-            path: path.display().to_string(),
-            message,
-        };
-        let mut config = Config::parse(&text).map_err(invalid)?;
+        let mut config = crate::toml_error::load(path, Config::parse)?;
         let base = path.parent().unwrap_or(Path::new("."));
         for tenant in config.tenants.values_mut() {
             tenant.plugin = base.join(&tenant.plugin);

@@ -52,6 +52,8 @@ pub struct Session {
     plugin: Arc<Plugin>,
     /// The plugin failed at least once in this call.
     failed_once: bool,
+    /// Tags the plugin's log lines: `tenant/call`.
+    tag: Arc<str>,
     pub rest: Rest,
     pub table: Arc<CallTable>,
     pub observer: Observer,
@@ -82,6 +84,7 @@ impl Session {
             rank,
             plugin,
             failed_once: false,
+            tag: Arc::from(format!("{}/{}", tenant.name, record.id)),
             record,
             tenant,
             rest,
@@ -276,7 +279,7 @@ impl Session {
         let event = event.clone();
         let plugin = self.plugin.clone();
         let tenant = self.tenant.clone();
-        let tag: Arc<str> = Arc::from(format!("{}/{}", tenant.name, self.record.id));
+        let tag = self.tag.clone();
         // On the tenant's own plugin threads: a slow plugin queues behind its own work.
         let workers = &self.tenant.workers;
         let ran = workers

@@ -101,28 +101,12 @@ fn default_exten() -> String {
 }
 
 /// A simulator file that could not be used: says which file, where and what was expected.
-#[derive(Debug, thiserror::Error)]
-pub enum SimFileError {
-    #[error("{path}: cannot read: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("{path}: {message}")]
-    Invalid { path: String, message: String },
-}
+pub type SimFileError = crate::toml_error::FileError;
 
 impl SimFile {
     /// Reads and checks a simulator file.
     pub fn load(path: &Path) -> Result<SimFile, SimFileError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SimFileError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Self::parse(&text).map_err(|message| SimFileError::Invalid {
-            path: path.display().to_string(),
-            message,
-        })
+        crate::toml_error::load(path, Self::parse)
     }
 
     /// Parses and checks a simulator file's text; the error names line, key and expectation.
