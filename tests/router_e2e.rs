@@ -546,6 +546,7 @@ async fn a_call_whose_channels_vanished_while_the_socket_was_down_ends_on_resync
 
 #[test]
 fn the_demo_runs_to_completion_and_its_summary_matches_the_calls_it_placed() {
+    common::plugin_path("hunt-group");
     let plugins = common::plugin_path("early-dial")
         .parent()
         .expect("plugin dir")
@@ -568,7 +569,7 @@ fn the_demo_runs_to_completion_and_its_summary_matches_the_calls_it_placed() {
         .iter()
         .position(|l| *l == "summary")
         .expect("a summary");
-    let calls: Vec<(String, String)> = lines[summary + 1..summary + 7]
+    let calls: Vec<(String, String)> = lines[summary + 1..summary + 8]
         .iter()
         .map(|l| {
             let words: Vec<&str> = l.split_whitespace().collect();
@@ -590,21 +591,25 @@ fn the_demo_runs_to_completion_and_its_summary_matches_the_calls_it_placed() {
                 "caller hung up while ringing".into()
             ),
             ("early-frank".into(), "answered".into()),
+            ("sales".into(), "answered".into()),
         ]
     );
-    assert_eq!(lines[summary + 7], "calls: 6 placed, 6 ended");
+    assert_eq!(lines[summary + 8], "calls: 7 placed, 7 ended");
     assert_eq!(
-        lines[summary + 8],
-        "outcomes: answered 2, busy 1, caller hung up while ringing 1, no answer 1, unavailable 1"
+        lines[summary + 9],
+        "outcomes: answered 3, busy 1, caller hung up while ringing 1, no answer 1, unavailable 1"
     );
-    assert!(lines[summary + 9].starts_with("plugin time per event: "));
+    assert!(lines[summary + 10].starts_with("plugin time per event: "));
     assert_eq!(
-        lines[summary + 10],
+        lines[summary + 11],
         "left in the simulated Asterisk: 0 channels, 0 bridges"
     );
     // Each call's events and commands were printed as they happened.
     assert!(
-        stdout.contains("call 1 started") && stdout.contains("create agent PJSIP/alice"),
+        stdout.contains("call 1 started")
+            && stdout.contains("create agent PJSIP/alice")
+            && stdout.contains("create leg1 PJSIP/noanswer-grace")
+            && stdout.contains("create leg2 PJSIP/heidi"),
         "{stdout}"
     );
 }

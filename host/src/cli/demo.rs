@@ -1,7 +1,8 @@
 //! `callwasm demo`: the router on its embedded default. Starts the simulated Asterisk in this
-//! process, loads the shipped early-dial plugin, places a mix of generated calls (answered,
-//! busy, no answer, unavailable, early media, the caller hanging up while the leg rings),
-//! prints each call's events and the plugin's commands as they happen, and a summary.
+//! process, loads the shipped plugins (early-dial for tenant `demo`, hunt-group for tenant
+//! `sales`), places a mix of generated calls (answered, busy, no answer, unavailable, early
+//! media, the caller hanging up while the leg rings, a hunt group whose first member rings out),
+//! prints each call's events and the plugins' commands as they happen, and a summary.
 
 use super::EXIT_BAD_INPUT;
 use callwasm::router::Router;
@@ -30,6 +31,8 @@ pub struct DemoArgs {
 
 /// One generated call: who calls, what they dial, how long they stay.
 struct Scripted {
+    /// The Stasis application, which picks the tenant.
+    app: &'static str,
     number: &'static str,
     exten: &'static str,
     hangup_after_ms: Option<u64>,
@@ -38,40 +41,53 @@ struct Scripted {
 
 const CALLS: &[Scripted] = &[
     Scripted {
+        app: "demo",
         number: "5550101",
         exten: "alice",
         hangup_after_ms: Some(2500),
         what: "answers after 100 ms",
     },
     Scripted {
+        app: "demo",
         number: "5550102",
         exten: "busy-bob",
         hangup_after_ms: None,
         what: "is busy",
     },
     Scripted {
+        app: "demo",
         number: "5550103",
         exten: "noanswer-carol",
         hangup_after_ms: None,
         what: "rings until the 3 s dial timeout",
     },
     Scripted {
+        app: "demo",
         number: "5550104",
         exten: "unavailable-dave",
         hangup_after_ms: None,
         what: "is unreachable",
     },
     Scripted {
+        app: "demo",
         number: "5550105",
         exten: "noanswer-erin",
         hangup_after_ms: Some(1200),
         what: "rings; the caller gives up after 1.2 s",
     },
     Scripted {
+        app: "demo",
         number: "5550106",
         exten: "early-frank",
         hangup_after_ms: Some(2000),
         what: "sends early media, answers after 200 ms",
+    },
+    Scripted {
+        app: "sales",
+        number: "5550107",
+        exten: "sales",
+        hangup_after_ms: Some(3500),
+        what: "is the sales hunt group: noanswer-grace rings out after 1 s, then heidi answers",
     },
 ];
 
@@ -118,20 +134,23 @@ fn default_plugins() -> PathBuf {
 pub fn run(args: DemoArgs) -> ExitCode {
     let dir = args.plugins.unwrap_or_else(default_plugins);
     let plugin = dir.join("early_dial.wasm");
-    if !plugin.exists() {
-        eprintln!(
-            "error: {} is missing: build the shipped plugins first (scripts/build-plugins)",
-            plugin.display()
-        );
-        return ExitCode::from(EXIT_BAD_INPUT);
+    let hunt = dir.join("hunt_group.wasm");
+    for component in [&plugin, &hunt] {
+        if !component.exists() {
+            eprintln!(
+                "error: {} is missing: build the shipped plugins first (scripts/build-plugins)",
+                component.display()
+            );
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
     }
     let Some(runtime) = super::async_runtime() else {
         return ExitCode::FAILURE;
     };
-    runtime.block_on(demo(plugin, args.quiet))
+    runtime.block_on(demo(plugin, hunt, args.quiet))
 }
 
-async fn demo(plugin: PathBuf, quiet: bool) -> ExitCode {
+async fn demo(plugin: PathBuf, hunt: PathBuf, quiet: bool) -> ExitCode {
     // A busy channel lingers 1 s here (5 s on a real Asterisk) to keep the demo short.
     let sim_config = SimConfig {
         busy_hangup_after: Duration::from_secs(1),
@@ -162,9 +181,19 @@ caller_id_name = "callwasm demo"
 vars = "X_TENANT=demo"
 dial_timeout = 3
 prompt = "sound:vm-nobodyavail"
+
+[tenants.sales]
+apps = ["sales"]
+plugin = {hunt:?}
+endpoints = ["PJSIP/*"]
+[tenants.sales.settings]
+members = "PJSIP/noanswer-grace, PJSIP/heidi"
+strategy = "sequential"
+ring_timeout = 1
 "#,
         url = sim.base_url(),
         plugin = plugin.display().to_string(),
+        hunt = hunt.display().to_string(),
     );
     let config = match Config::parse(&text) {
         Ok(c) => c,
@@ -182,14 +211,15 @@ prompt = "sound:vm-nobodyavail"
         }
     };
     println!(
-        "callwasm demo: simulated Asterisk at {}, tenant `demo` running {}",
+        "callwasm demo: simulated Asterisk at {}, tenant `demo` running {}, tenant `sales` running {}",
         sim.base_url(),
-        plugin.display()
+        plugin.display(),
+        hunt.display()
     );
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     let serving = tokio::spawn(router.run(shutdown));
     let began = Instant::now();
-    while !sim.listening("demo") {
+    while !(sim.listening("demo") && sim.listening("sales")) {
         if began.elapsed() > Duration::from_secs(10) {
             eprintln!("error: the router did not connect to the simulated Asterisk");
             return ExitCode::FAILURE;
@@ -207,7 +237,7 @@ prompt = "sound:vm-nobodyavail"
     loop {
         if placed < CALLS.len() && tokio::time::Instant::now() >= next_call {
             let s = &CALLS[placed];
-            let mut call = InboundCall::new("demo", s.number, s.exten);
+            let mut call = InboundCall::new(s.app, s.number, s.exten);
             call.caller_name = format!("Caller {}", placed + 1);
             call.args = vec![s.exten.into()];
             call.behaviour.hangup_after = s.hangup_after_ms.map(Duration::from_millis);

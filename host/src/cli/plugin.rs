@@ -22,12 +22,13 @@ pub enum PluginCommand {
     Call {
         /// The plugin component (.wasm).
         file: PathBuf,
-        /// The event, as JSON (for example `"Started"`).
+        /// The event: JSON (for example `'"Started"'`), or the path of a file holding it.
         #[arg(long)]
-        event: PathBuf,
-        /// The call record, as JSON (`state` as a byte array or as text).
+        event: String,
+        /// The call record: JSON (`state` as a byte array or as text), or the path of a file
+        /// holding it.
         #[arg(long)]
-        call: PathBuf,
+        call: String,
         /// A plugin setting, `key=value`; repeatable.
         #[arg(long = "setting", value_name = "KEY=VALUE")]
         settings: Vec<String>,
@@ -113,18 +114,25 @@ fn check(file: &Path) -> Result<(), String> {
     Ok(())
 }
 
-fn read_json<T: serde::de::DeserializeOwned>(what: &str, path: &Path) -> Result<T, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {what} file {}: {e}", path.display()))?;
+/// JSON given inline (it starts with `{`, `[` or `"`) or in a file named by `arg`.
+fn read_json<T: serde::de::DeserializeOwned>(what: &str, arg: &str) -> Result<T, String> {
+    let inline = arg.trim_start().starts_with(['{', '[', '"']);
+    let (text, source) = if inline {
+        (arg.to_string(), format!("{what} JSON"))
+    } else {
+        let text = std::fs::read_to_string(arg)
+            .map_err(|e| format!("cannot read {what} file {arg}: {e}"))?;
+        (text, format!("{what} file {arg}"))
+    };
     let mut value: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| format!("{what} file {}: {e}", path.display()))?;
+        serde_json::from_str(&text).map_err(|e| format!("{source}: {e}"))?;
     // State bytes may be written as text (the SDK keeps JSON state): turn them into bytes.
     if let Some(state) = value.get_mut("state")
         && let Some(text) = state.as_str()
     {
         *state = serde_json::Value::from(text.as_bytes().to_vec());
     }
-    serde_json::from_value(value).map_err(|e| format!("{what} file {}: {e}", path.display()))
+    serde_json::from_value(value).map_err(|e| format!("{source}: {e}"))
 }
 
 /// The reply as JSON, its state bytes shown as text when they are UTF-8 (as JSON state is).
@@ -138,7 +146,7 @@ fn reply_json(reply: &callwasm::runtime::Reply) -> Result<String, String> {
     serde_json::to_string_pretty(&value).map_err(|e| e.to_string())
 }
 
-fn call_once(file: &Path, event: &Path, call: &Path, settings: &[String]) -> Result<(), String> {
+fn call_once(file: &Path, event: &str, call: &str, settings: &[String]) -> Result<(), String> {
     let event: Event = read_json("event", event)?;
     let call: Call = read_json("call", call)?;
     let settings = settings

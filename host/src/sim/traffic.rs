@@ -148,7 +148,8 @@ impl SimFile {
 }
 
 impl EndpointSpec {
-    fn rule(&self) -> EndpointRule {
+    /// The simulator rule this spec describes.
+    pub fn rule(&self) -> EndpointRule {
         let after = Duration::from_millis(self.after_ms);
         let behaviour = match self.behaviour {
             BehaviourName::Answer => Behaviour::Answer { after },

@@ -165,3 +165,25 @@ pub fn handle(
         &Limits::default(),
     )
 }
+
+/// The hunt group built from each language's sources: (language, component). The Rust one is
+/// plugins/hunt-group; Python and JavaScript come from examples/ through scripts/build-examples
+/// (which installs the pinned componentize-py and jco when missing and builds only what is
+/// stale), run once per test process.
+pub fn hunt_groups() -> Vec<(&'static str, PathBuf)> {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let status = Command::new(workspace().join("scripts/build-examples"))
+            .current_dir(workspace())
+            .env("CARGO_TARGET_DIR", target_dir())
+            .status()
+            .expect("run scripts/build-examples");
+        assert!(status.success(), "scripts/build-examples failed");
+    });
+    let examples = target_dir().join("examples-wasm");
+    vec![
+        ("rust", plugin_path("hunt-group")),
+        ("python", examples.join("python_hunt_group.wasm")),
+        ("javascript", examples.join("js_hunt_group.wasm")),
+    ]
+}

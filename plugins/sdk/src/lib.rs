@@ -71,6 +71,8 @@ pub mod cause {
     pub const UNAVAILABLE: u8 = 20;
     /// Call rejected.
     pub const REJECTED: u8 = 21;
+    /// Non-selected user clearing: another leg of a hunt group answered first.
+    pub const ANSWERED_ELSEWHERE: u8 = 26;
     /// No circuit or channel available.
     pub const CONGESTION: u8 = 34;
     /// Temporary failure.
