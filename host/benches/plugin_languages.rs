@@ -5,8 +5,8 @@
 //! Run: `cargo bench -p callwasm --bench plugin_languages`. The Python and JavaScript builds come
 //! from scripts/build-examples (installed and built when missing). `CALLWASM_BENCH_EXTRA=
 //! label=path.wasm,...` adds other builds of the same plugin to the table (how the JavaScript
-//! engines were compared for docs/plugins.md). Without `--bench` (as under `cargo test
-//! --all-targets`) it is a quick smoke run.
+//! engines were compared for docs/plugins.md); `CALLWASM_BENCH_ONLY=label` keeps one build.
+//! Without `--bench` (as under `cargo test --all-targets`) it is a quick smoke run.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -73,6 +73,10 @@ fn main() {
                 .expect("CALLWASM_BENCH_EXTRA items are label=path");
             builds.push((label.to_string(), PathBuf::from(path)));
         }
+    }
+    // CALLWASM_BENCH_ONLY=label keeps one build (to profile it alone).
+    if let Ok(only) = std::env::var("CALLWASM_BENCH_ONLY") {
+        builds.retain(|(label, _)| *label == only);
     }
     let conf = settings(&[("members", "PJSIP/alice,PJSIP/bob"), ("ring_timeout", "15")]);
     let compiles = if measuring() { 3 } else { 1 };
