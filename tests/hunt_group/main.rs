@@ -199,3 +199,156 @@ fn the_table_covers_what_the_hunt_group_must_show() {
         assert!(names.iter().any(|n| n == must), "missing row: {must}");
     }
 }
+
+/// The three builds keep the same state bytes, so a call can change language mid-hunt: it
+/// starts on the Rust build, moves to the Python build at its next event after a swap, then to
+/// the JavaScript build, and the hunt goes on as if one build had run it all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_moves_from_rust_to_python_to_javascript_mid_hunt() {
+    let builds: BTreeMap<&str, std::path::PathBuf> = common::hunt_groups().into_iter().collect();
+    let mut config = SimConfig {
+        journal: true,
+        ..SimConfig::default()
+    };
+    for (pattern, behaviour) in [
+        ("PJSIP/alice", "ring-forever"),
+        ("PJSIP/bob", "ring-forever"),
+        ("PJSIP/carol", "answer"),
+    ] {
+        let spec: EndpointSpec = toml::from_str(&format!(
+            "pattern = \"{pattern}\"\nbehaviour = \"{behaviour}\"\nafter_ms = 200"
+        ))
+        .expect("endpoint rule");
+        config.endpoints.insert(0, spec.rule());
+    }
+    let sim = Sim::start(config).await.expect("sim");
+    let mut settings = BTreeMap::new();
+    settings.insert(
+        "members".into(),
+        "PJSIP/alice, PJSIP/bob, PJSIP/carol".into(),
+    );
+    settings.insert("ring_timeout".into(), "30".into());
+    let tenants = tenant(&builds["rust"], &settings).replace(
+        "contexts = [\"default\"]\n",
+        "contexts = [\"default\"]\nmigrate = true\n",
+    );
+    let rig = Rig::start(sim, &tenants).await;
+    let caller = rig
+        .sim
+        .place_call(&InboundCall::new("router", "5550100", "600"));
+    let call = wait_for(Duration::from_secs(5), || {
+        rig.table.calls().first().map(|(id, _)| id.clone())
+    })
+    .await
+    .expect("call opened");
+    let leg = |handle: &str| format!("cw-{call}-{handle}");
+    let dialed = |handle: &str| {
+        let line = format!(
+            "POST /channels/{}/dial?caller={caller}&timeout=30",
+            leg(handle)
+        );
+        move |sim: &Sim| sim.journal().contains(&line)
+    };
+
+    rig.until(Duration::from_secs(5), "leg1 dialed", dialed("leg1"))
+        .await;
+    for (language, next) in [("python", "leg2"), ("javascript", "leg3")] {
+        let bytes = std::fs::read(&builds[language]).expect("component");
+        let (status, answer) = support::admin(
+            rig.admin,
+            "PUT",
+            &format!("/tenants/acme/plugin?label={language}"),
+            Some(support::TOKEN),
+            bytes,
+        )
+        .await;
+        assert_eq!(status, 201, "{answer}");
+        // The ringing member rings out: the next event goes to the new build.
+        let ringing = if next == "leg2" { "leg1" } else { "leg2" };
+        assert!(rig.sim.hang_up(&leg(ringing), 19), "{ringing} was ringing");
+        rig.until(Duration::from_secs(10), "next member dialed", dialed(next))
+            .await;
+    }
+    rig.until(
+        Duration::from_secs(10),
+        "caller bridged with carol",
+        |sim| {
+            sim.channel(&caller).is_some_and(|c| c.state == "Up")
+                && sim
+                    .bridge(&leg("b1"))
+                    .is_some_and(|b| b.channels == vec![caller.clone(), leg("leg3")])
+        },
+    )
+    .await;
+    rig.sim.hang_up(&caller, 16);
+    rig.until(Duration::from_secs(10), "everything gone", |sim| {
+        sim.channel_ids().is_empty() && sim.bridge_ids().is_empty()
+    })
+    .await;
+
+    let journal: Vec<String> = rig
+        .sim
+        .journal()
+        .into_iter()
+        .filter(|l| l.contains("cw-") || l.contains(&caller))
+        .collect();
+    let mut want = vec![format!("POST /bridges?bridgeId={}&type=mixing", leg("b1"))];
+    for (n, member) in ["alice", "bob", "carol"].iter().enumerate() {
+        let handle = format!("leg{}", n + 1);
+        want.push(format!(
+            "POST /channels/create?app=router&channelId={}&endpoint=PJSIP/{member}",
+            leg(&handle)
+        ));
+        want.push(match n {
+            0 => format!(
+                "POST /bridges/{}/addChannel?channel={caller},{}",
+                leg("b1"),
+                leg(&handle)
+            ),
+            _ => format!(
+                "POST /bridges/{}/addChannel?channel={}",
+                leg("b1"),
+                leg(&handle)
+            ),
+        });
+        want.push(format!(
+            "POST /channels/{}/dial?caller={caller}&timeout=30",
+            leg(&handle)
+        ));
+    }
+    want.push(format!("POST /channels/{caller}/answer"));
+    want.push(format!("DELETE /channels/{}?reason_code=16", leg("leg3")));
+    want.push(format!("DELETE /bridges/{}", leg("b1")));
+    assert_eq!(journal, want);
+
+    // Each version held the call once: Rust from the start, then Python, then JavaScript.
+    let (_, tenant) = support::admin(
+        rig.admin,
+        "GET",
+        "/tenants/acme",
+        Some(support::TOKEN),
+        vec![],
+    )
+    .await;
+    let served: Vec<(String, u64)> = tenant["versions"]
+        .as_array()
+        .expect("versions")
+        .iter()
+        .map(|v| {
+            (
+                v["label"].as_str().unwrap_or_default().to_string(),
+                v["served"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        served,
+        vec![
+            ("hunt_group".to_string(), 1),
+            ("python".to_string(), 1),
+            ("javascript".to_string(), 1)
+        ],
+        "{tenant}"
+    );
+    rig.stop().await;
+}
