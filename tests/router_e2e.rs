@@ -769,3 +769,83 @@ async fn one_router_serves_several_asterisk_servers() {
     let _ = shutdown.send(true);
     let _ = task.await;
 }
+
+/// The benchmark's floor client must issue exactly the router's REST requests for the seed
+/// flow, or the router-to-floor ratio means nothing: one call through each, journals compared.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bench_floor_sends_the_same_requests_as_the_router() {
+    let settings: String = callwasm::bench::dispatch::early_dial_settings()
+        .iter()
+        .map(|(k, v)| format!("{k} = {}\n", toml::Value::from(v.as_str())))
+        .collect();
+    let tenants = format!(
+        "[tenants.bench]\napps = [\"bench\"]\nplugin = \"{{early_dial}}\"\nendpoints = [\"PJSIP/*\"]\n[tenants.bench.settings]\n{settings}"
+    );
+    let call = || {
+        let mut call = InboundCall::new("bench", "5550100", "agent");
+        call.args = vec!["agent".into()];
+        call.behaviour.hangup_after_answer = Some(Duration::from_millis(100));
+        call
+    };
+    let all_gone = |sim: &Sim| sim.channel_ids().is_empty() && sim.bridge_ids().is_empty();
+    // Only the call's own requests, with its ids made generic.
+    let normalise = |journal: Vec<String>, caller: &str, leg: &str, bridge: &str| -> Vec<String> {
+        journal
+            .into_iter()
+            .filter(|l| l.contains(caller) || l.contains(leg) || l.contains(bridge))
+            .map(|l| {
+                l.replace(bridge, "{bridge}")
+                    .replace(leg, "{leg}")
+                    .replace(caller, "{caller}")
+            })
+            .collect()
+    };
+
+    let sim = Sim::start(sim_config()).await.expect("sim");
+    let rig = Rig::start(sim, &tenants).await;
+    let caller = rig.sim.place_call(&call());
+    rig.until(Duration::from_secs(10), "router's call over", all_gone)
+        .await;
+    let journal = rig.sim.journal();
+    let leg = journal
+        .iter()
+        .find_map(|l| l.split("channelId=").nth(1))
+        .and_then(|rest| rest.split('&').next())
+        .expect("leg created")
+        .to_string();
+    let bridge = leg.replace("-agent", "-b1");
+    let router = normalise(journal, &caller, &leg, &bridge);
+    rig.stop().await;
+
+    let sim = Sim::start(sim_config()).await.expect("sim");
+    let (base, ws) = (
+        sim.base_url(),
+        sim.base_url()
+            .trim_end_matches("/ari")
+            .replacen("http://", "ws://", 1),
+    );
+    let floor = tokio::spawn(async move {
+        callwasm::bench::floor::run(&base, &ws, "bench", 1, Duration::from_secs(10)).await
+    });
+    let began = Instant::now();
+    while !sim.listening("bench") {
+        assert!(
+            began.elapsed() < Duration::from_secs(5),
+            "floor never subscribed"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let caller = sim.place_call(&call());
+    let outcome = floor.await.expect("floor task").expect("floor ran");
+    assert_eq!((outcome.completed, outcome.failed), (1, 0));
+    let journal = sim.journal();
+    let floor = normalise(
+        journal,
+        &caller,
+        &format!("floor-{caller}"),
+        &format!("floorb-{caller}"),
+    );
+    assert_eq!(floor, router);
+    assert_eq!(router.len(), 10, "{router:#?}");
+}

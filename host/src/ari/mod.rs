@@ -9,4 +9,4 @@ pub mod stream;
 pub use error::{AriError, AriErrorKind};
 pub use events::Event;
 pub use rest::{Auth, CreateChannel, Originate, PlayTarget, Rest, RestConfig};
-pub use stream::{EventStream, ServerItem, StreamConfig, StreamItem};
+pub use stream::{EventStream, ROUTER_EVENTS, ServerItem, StreamConfig, StreamItem};

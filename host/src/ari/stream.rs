@@ -87,6 +87,9 @@ pub enum StreamItem {
 pub struct ServerItem {
     pub server: Arc<str>,
     pub item: StreamItem,
+    /// When the stream read it off the socket (or made it): where the router's latency
+    /// figures start.
+    pub received: Instant,
 }
 
 /// Keeps the event stream of one server up until `shutdown` turns true.
@@ -162,6 +165,7 @@ impl EventStream {
         ServerItem {
             server: self.server.clone(),
             item,
+            received: Instant::now(),
         }
     }
 

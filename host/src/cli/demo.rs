@@ -354,6 +354,8 @@ ring_timeout = 1
                     );
                 }
             }
+            // Timings: the demo watches everything, so these do not come.
+            Observation::PluginTime { .. } | Observation::Dialed { .. } => {}
             Observation::Ended { call, duration, .. } => {
                 if let Some(story) = stories.get_mut(&call) {
                     story.ended = true;

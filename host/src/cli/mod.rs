@@ -1,6 +1,7 @@
 //! Command-line entry points. Each subcommand lives in its own file.
 
 mod admin_client;
+mod bench;
 mod demo;
 mod plugin;
 mod run;
@@ -32,6 +33,9 @@ enum Command {
     /// Run the router on its embedded default: the simulated Asterisk in this process, the
     /// shipped plugins, generated calls; prints what happens and a summary.
     Demo(demo::DemoArgs),
+    /// Measure what a call costs the router (dispatch, the seed flow against the floor, memory)
+    /// and write docs/benchmarks.md, .json and .svg.
+    Bench(bench::BenchArgs),
 }
 
 /// Exit code for input the command refuses (a bad plugin, a bad file).
@@ -53,7 +57,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     // The demo prints its own story; the log only speaks up for trouble there.
     let default_level = match cli.command {
-        Command::Demo(_) => "warn",
+        Command::Demo(_) | Command::Bench(_) => "warn",
         _ => "info",
     };
     tracing_subscriber::fmt()
@@ -68,5 +72,6 @@ pub fn main() -> ExitCode {
         Command::Sim(args) => sim::run(args),
         Command::Run(args) => run::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Bench(args) => bench::run(args),
     }
 }

@@ -86,6 +86,11 @@ pub struct CallRecord {
     pub playbacks: BTreeMap<String, String>,
     /// The plugin's state bytes, handed back with every event.
     pub state: Vec<u8>,
+    /// When the router read the caller's StasisStart off the socket.
+    pub received: std::time::Instant,
+    /// How long after `received` the call's first dial request was sent; taken once, for the
+    /// observer.
+    pub first_dial: Option<std::time::Duration>,
 }
 
 impl CallRecord {
@@ -101,6 +106,8 @@ impl CallRecord {
             bridges: BTreeMap::new(),
             playbacks: BTreeMap::new(),
             state: Vec::new(),
+            received: std::time::Instant::now(),
+            first_dial: None,
         }
     }
 

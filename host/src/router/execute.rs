@@ -136,6 +136,9 @@ async fn run_one<T: Send + 'static>(
                     .map(|h| id_of(call, h)),
             };
             let timeout = (d.timeout_s > 0).then_some(d.timeout_s);
+            if call.first_dial.is_none() {
+                call.first_dial = Some(call.received.elapsed());
+            }
             rest.dial(&leg, caller.as_deref(), timeout).await?;
             if let Some(l) = call.legs.get_mut(&d.leg) {
                 l.dialed = true;

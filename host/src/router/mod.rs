@@ -160,7 +160,7 @@ impl Router {
     fn on_item(&self, item: ServerItem) {
         let server = item.server.to_string();
         match item.item {
-            StreamItem::Event(event) => self.dispatch(&server, event),
+            StreamItem::Event(event) => self.dispatch(&server, event, item.received),
             StreamItem::Resynced { channels, bridges } => {
                 let live: HashSet<String> = channels.iter().map(|c| c.id.clone()).collect();
                 let bridges: Vec<String> = bridges.into_iter().map(|b| b.id).collect();
@@ -174,7 +174,7 @@ impl Router {
     }
 
     /// Hands an event to its call, or opens a call for a new inbound channel.
-    fn dispatch(&self, server: &str, event: Box<Ari>) {
+    fn dispatch(&self, server: &str, event: Box<Ari>, received: Instant) {
         let ids = translate::channel_ids(&event);
         let call = ids.iter().find_map(|id| match call_of(id) {
             Some(call) => Some(call.to_string()),
@@ -193,12 +193,18 @@ impl Router {
             return;
         }
         if let Ari::StasisStart(e) = &*event {
-            self.open(server, e, event.clone());
+            self.open(server, e, event.clone(), received);
         }
     }
 
     /// A new call: `e.channel` entered one of a tenant's apps.
-    fn open(&self, server: &str, e: &crate::ari::events::StasisStart, event: Box<Ari>) {
+    fn open(
+        &self,
+        server: &str,
+        e: &crate::ari::events::StasisStart,
+        event: Box<Ari>,
+        received: Instant,
+    ) {
         let Some(tenant) = self.by_app.get(&e.application).cloned() else {
             tracing::warn!(%server, app = %e.application, "StasisStart for an app no tenant has");
             return;
@@ -215,6 +221,7 @@ impl Router {
             &e.application,
             e.args.clone(),
         );
+        record.received = received;
         record.legs.insert(
             CALLER.into(),
             Leg {
@@ -238,12 +245,14 @@ impl Router {
             },
         );
         TenantCounters::add(&tenant.counters.calls_opened, 1);
-        self.observer.send(Observation::Opened {
-            call: id.clone(),
-            tenant: tenant.name.clone(),
-            caller: e.channel.caller.number.clone(),
-            args: e.args.clone(),
-        });
+        if self.observer.wants_details() {
+            self.observer.send(Observation::Opened {
+                call: id.clone(),
+                tenant: tenant.name.clone(),
+                caller: e.channel.caller.number.clone(),
+                args: e.args.clone(),
+            });
+        }
         let admitted = tenant.admit();
         let tenant_name = tenant.name.clone();
         let span = tracing::info_span!("call", id = %id, tenant = %tenant.name);

@@ -1,7 +1,8 @@
 //! A window on the router's work for whoever wants to watch it call by call (the demo prints
-//! it; tests assert on it): calls opening, each event with the plugin's commands and time,
-//! plugin failures, calls ending. Sending never blocks the router, and nobody watching costs
-//! nothing.
+//! it; tests assert on it; `callwasm bench` times it): calls opening, each event with the
+//! plugin's commands and time, plugin failures, the first dial, calls ending. Sending never
+//! blocks the router, nobody watching costs nothing, and a timings-only watcher is spared the
+//! copies of events and commands.
 
 use crate::runtime as wit;
 use std::time::Duration;
@@ -36,17 +37,28 @@ pub enum Observation {
         /// The failure policy ended it.
         given_up: bool,
     },
+    /// A timings-only watcher's `Handled`: how long the plugin took for one event.
+    PluginTime { call: String, plugin_time: Duration },
+    /// The call's first dial request was sent `after` the router read its StasisStart.
+    Dialed { call: String, after: Duration },
 }
 
-/// Where observations go, if anywhere.
+/// Where observations go, if anywhere, and whether the watcher wants every detail.
 #[derive(Debug, Clone, Default)]
-pub struct Observer(Option<mpsc::UnboundedSender<Observation>>);
+pub struct Observer(Option<(mpsc::UnboundedSender<Observation>, bool)>);
 
 impl Observer {
-    /// An observer and the receiving end of its observations.
+    /// An observer of everything and the receiving end of its observations.
     pub fn channel() -> (Observer, mpsc::UnboundedReceiver<Observation>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        (Observer(Some(tx)), rx)
+        (Observer(Some((tx, true))), rx)
+    }
+
+    /// An observer of timings only (`PluginTime`, `Dialed`, `PluginFailed`, `Ended`): what a
+    /// benchmark watches without making the router copy every event and reply.
+    pub fn timings() -> (Observer, mpsc::UnboundedReceiver<Observation>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (Observer(Some((tx, false))), rx)
     }
 
     /// Nobody watching.
@@ -54,8 +66,18 @@ impl Observer {
         Observer(None)
     }
 
+    /// Whether someone wants `Opened` and `Handled` (with copies of events and commands).
+    pub fn wants_details(&self) -> bool {
+        matches!(self.0, Some((_, true)))
+    }
+
+    /// Whether anyone watches at all.
+    pub fn watching(&self) -> bool {
+        self.0.is_some()
+    }
+
     pub fn send(&self, observation: Observation) {
-        if let Some(tx) = &self.0 {
+        if let Some((tx, _)) = &self.0 {
             let _ = tx.send(observation);
         }
     }

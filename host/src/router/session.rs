@@ -67,6 +67,8 @@ pub struct Session {
     /// The call is over one of the tenant's limits: the failure policy applies at once.
     refused: Option<String>,
     was_refused: bool,
+    /// The first dial's latency went to the observer.
+    dial_reported: bool,
 }
 
 impl Session {
@@ -98,6 +100,7 @@ impl Session {
             opened: Instant::now(),
             refused: None,
             was_refused: false,
+            dial_reported: false,
         }
     }
 
@@ -222,12 +225,19 @@ impl Session {
             if let Some(state) = reply.state {
                 self.record.state = state;
             }
-            self.observer.send(Observation::Handled {
-                call: self.record.id.clone(),
-                event: event.clone(),
-                commands: reply.commands.clone(),
-                plugin_time,
-            });
+            if self.observer.wants_details() {
+                self.observer.send(Observation::Handled {
+                    call: self.record.id.clone(),
+                    event: event.clone(),
+                    commands: reply.commands.clone(),
+                    plugin_time,
+                });
+            } else {
+                self.observer.send(Observation::PluginTime {
+                    call: self.record.id.clone(),
+                    plugin_time,
+                });
+            }
             let queue = self.queue.clone();
             let result = execute(
                 &mut self.record,
@@ -238,6 +248,15 @@ impl Session {
                 CallInput::Timer,
             )
             .await;
+            if let Some(after) = self.record.first_dial
+                && !self.dial_reported
+            {
+                self.dial_reported = true;
+                self.observer.send(Observation::Dialed {
+                    call: self.record.id.clone(),
+                    after,
+                });
+            }
             match result {
                 Ok(()) => return,
                 Err(failure) => {

@@ -1,0 +1,214 @@
+//! `callwasm bench`: what a call costs the router, measured side by side in one run and
+//! published with the method (docs/benchmarks.md, JSON, an SVG plot).
+//!
+//! - plugin dispatch per shipped plugin and per language, fresh and warm, next to early-dial's
+//!   decision compiled natively;
+//! - the seed flow end to end at a ladder of offered rates: the simulated Asterisk in its own
+//!   process places the calls; the router (this process, measured with getrusage) handles them,
+//!   then the floor client does the same REST requests with nothing else;
+//! - the router's memory with 10,000 calls in flight.
+//!
+//! Every figure is measured in the run; a run fails only when it could not measure.
+
+pub mod dispatch;
+pub mod floor;
+pub mod load;
+pub mod native;
+pub mod report;
+mod sys;
+
+use dispatch::{DispatchFigure, NativeFigure, Subject};
+use load::{MemoryFigure, RatePoint};
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// What to measure and where the components are.
+pub struct Options {
+    /// The shipped plugins' components (early_dial.wasm, hunt_group.wasm).
+    pub plugins: PathBuf,
+    /// The Python and JavaScript examples' components (scripts/build-examples).
+    pub examples: PathBuf,
+    /// A short run (a few hundred calls) that checks the bench works; its figures are not
+    /// measurements to publish.
+    pub quick: bool,
+    /// The command line, for the report.
+    pub command: String,
+}
+
+/// Everything one run measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub date: String,
+    pub machine: String,
+    pub command: String,
+    pub quick: bool,
+    pub dispatch: Vec<DispatchFigure>,
+    pub native: NativeFigure,
+    /// Router and floor at each offered rate.
+    pub load: Vec<RatePoint>,
+    /// The rate the per-call figures and ratios are read at.
+    pub reference_rate: f64,
+    pub memory: MemoryFigure,
+    pub targets: Vec<Target>,
+}
+
+/// A figure against its target.
+#[derive(Debug, Clone, Serialize)]
+pub struct Target {
+    pub what: String,
+    pub target: String,
+    pub measured: String,
+    pub met: bool,
+}
+
+/// Runs every measurement, reporting progress through `progress`.
+pub async fn run(options: &Options, progress: &dyn Fn(&str)) -> Result<Report, String> {
+    let (rates, seconds, held, events) = if options.quick {
+        (vec![200.0, 400.0], 1.0, 500, 50)
+    } else {
+        (
+            vec![250.0, 500.0, 1000.0, 1500.0, 2000.0],
+            5.0,
+            10_000,
+            2_000,
+        )
+    };
+    let reference_rate = if options.quick { 200.0 } else { 1000.0 };
+    let cache = std::env::temp_dir().join(format!("callwasm-bench-cache-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&cache);
+    let early_dial = options.plugins.join("early_dial.wasm");
+    let subjects = vec![
+        Subject {
+            plugin: "early-dial",
+            language: "Rust",
+            path: early_dial.clone(),
+            settings: dispatch::early_dial_settings(),
+            // create, set-var, bridge-create, bridge-add, dial
+            commands: 5,
+        },
+        Subject {
+            plugin: "hunt-group",
+            language: "Rust",
+            path: options.plugins.join("hunt_group.wasm"),
+            settings: dispatch::hunt_group_settings(),
+            commands: 4,
+        },
+        Subject {
+            plugin: "hunt-group",
+            language: "Python",
+            path: options.examples.join("python_hunt_group.wasm"),
+            settings: dispatch::hunt_group_settings(),
+            commands: 4,
+        },
+        Subject {
+            plugin: "hunt-group",
+            language: "JavaScript",
+            path: options.examples.join("js_hunt_group.wasm"),
+            settings: dispatch::hunt_group_settings(),
+            commands: 4,
+        },
+    ];
+    let steps = subjects.len() + 1 + rates.len() * 2 + 1;
+    let mut step = 0;
+    let mut next = |what: String| {
+        step += 1;
+        progress(&format!("[{step}/{steps}] {what}"));
+    };
+
+    let runtime = dispatch::runtime(&cache)?;
+    let mut figures = Vec::new();
+    for subject in &subjects {
+        next(format!(
+            "dispatch: {} ({}), {events} events fresh and {events} warm",
+            subject.plugin, subject.language
+        ));
+        let f = dispatch::measure(&runtime, subject, events)?;
+        progress(&format!(
+            "      fresh p50 {:.1} µs, warm p50 {:.1} µs",
+            f.fresh_p50_us, f.reuse_p50_us
+        ));
+        figures.push(f);
+    }
+    next(format!("dispatch: early-dial natively, {events} events"));
+    let native = dispatch::native(&runtime, &early_dial, &figures[0], events * 10)?;
+    progress(&format!(
+        "      native p50 {:.2} µs: WASM fresh {:.0}×, warm {:.0}×",
+        native.native_p50_us, native.fresh_ratio, native.reuse_ratio
+    ));
+    drop(runtime);
+
+    let mut load = Vec::new();
+    for rate in &rates {
+        let calls = (rate * seconds) as usize;
+        next(format!(
+            "seed flow, router, {rate:.0} calls/s offered ({calls} calls)"
+        ));
+        let point = load::router_at(*rate, calls, &early_dial, &cache).await?;
+        progress(&point_line(&point));
+        load.push(point);
+        next(format!(
+            "seed flow, floor, {rate:.0} calls/s offered ({calls} calls)"
+        ));
+        let point = load::floor_at(*rate, calls).await?;
+        progress(&point_line(&point));
+        load.push(point);
+    }
+    next(format!("memory: the router with {held} calls in flight"));
+    let memory = load::memory(held, &early_dial, &cache).await?;
+    progress(&format!(
+        "      {} calls in flight: {:.0} bytes per call",
+        memory.calls_in_flight, memory.bytes_per_call
+    ));
+    let _ = std::fs::remove_dir_all(&cache);
+
+    let mut report = Report {
+        date: today(),
+        machine: sys::machine(),
+        command: options.command.clone(),
+        quick: options.quick,
+        dispatch: figures,
+        native,
+        load,
+        reference_rate,
+        memory,
+        targets: Vec::new(),
+    };
+    report.targets = report::targets(&report)?;
+    Ok(report)
+}
+
+fn point_line(p: &RatePoint) -> String {
+    format!(
+        "      {} of {} calls, {}; dial p50 {:.2} ms p99 {:.2} ms; CPU {:.0} µs/call{}; simulator {}",
+        p.completed,
+        p.calls,
+        if p.kept_up { "kept up" } else { "FELL BEHIND" },
+        p.dial_p50_ms,
+        p.dial_p99_ms,
+        p.cpu_us_per_call,
+        p.plugin_us_per_call
+            .map(|t| format!(" (plugin {t:.0} µs)"))
+            .unwrap_or_default(),
+        p.sim_cpu_us_per_call
+            .map(|t| format!("{t:.0} µs/call"))
+            .unwrap_or_else(|| "?".into())
+    )
+}
+
+/// Today's date (UTC), as YYYY-MM-DD.
+fn today() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    // Howard Hinnant's days-to-civil.
+    let z = (secs / 86_400) as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}

@@ -1,0 +1,89 @@
+//! `callwasm bench`: runs every benchmark of what a call costs the router and writes
+//! docs/benchmarks.md, benchmarks.json and benchmarks.svg (see the `bench` module).
+
+use callwasm::bench::{self, Options};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    /// Where to write benchmarks.md, benchmarks.json and benchmarks.svg.
+    #[arg(long, default_value = "docs")]
+    out: PathBuf,
+    /// The shipped plugins' components. Default: <target>/wasm32-wasip2/plugin.
+    #[arg(long)]
+    plugins: Option<PathBuf>,
+    /// The Python and JavaScript examples' components. Default: <target>/examples-wasm.
+    #[arg(long)]
+    examples: Option<PathBuf>,
+    /// A short run that checks the bench works (its figures are not for publishing).
+    #[arg(long)]
+    quick: bool,
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("target"))
+}
+
+pub fn run(args: BenchArgs) -> ExitCode {
+    let options = Options {
+        plugins: args
+            .plugins
+            .unwrap_or_else(|| target_dir().join("wasm32-wasip2/plugin")),
+        examples: args
+            .examples
+            .unwrap_or_else(|| target_dir().join("examples-wasm")),
+        quick: args.quick,
+        command: std::iter::once("callwasm".to_string())
+            .chain(std::env::args().skip(1))
+            .collect::<Vec<_>>()
+            .join(" "),
+    };
+    if cfg!(debug_assertions) && !args.quick {
+        eprintln!(
+            "warning: a debug build; publishable figures come from `cargo run --release -p callwasm -- bench`"
+        );
+    }
+    // The router and the floor client share this runtime; two threads, as on the 2-core
+    // machine the targets are set for.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let progress = |line: &str| eprintln!("bench: {line}");
+    let report = match runtime.block_on(bench::run(&options, &progress)) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: the benchmark could not measure: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(e) = bench::report::write(&report, &args.out) {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
+    println!("figure | target | measured");
+    for t in &report.targets {
+        println!(
+            "{} | {} | {} {}",
+            t.what,
+            t.target,
+            t.measured,
+            if t.met { "(met)" } else { "(MISSED)" }
+        );
+    }
+    println!(
+        "written: {}/benchmarks.md, benchmarks.json, benchmarks.svg",
+        args.out.display()
+    );
+    ExitCode::SUCCESS
+}
