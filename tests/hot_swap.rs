@@ -360,7 +360,7 @@ async fn a_version_renamed_into_the_watched_directory_goes_live() {
 
 #[tokio::test]
 async fn a_migrating_tenant_moves_calls_to_the_new_version_at_their_next_event() {
-    let tenants = "[tenants.swap]\napps = [\"swap\"]\nplugin = \"{swap_blue}\"\nmigrate = true\n[tenants.swap.settings]\nhold_ms = 800\n";
+    let tenants = "[tenants.swap]\napps = [\"swap\"]\nplugin = \"{swap_blue}\"\nmigrate = true\n[tenants.swap.settings]\nhold_ms = 4000\n";
     let sim = Sim::start(sim_config()).await.expect("sim");
     let rig = Rig::start(sim, tenants).await;
     let caller = rig.sim.place_call(&call(1));
@@ -377,7 +377,8 @@ async fn a_migrating_tenant_moves_calls_to_the_new_version_at_their_next_event()
     )
     .await;
     assert_eq!(status, 201);
-    rig.until(Duration::from_secs(5), "call over", |sim| {
+    // The timer runs 4 s: room for the upload to compile green on an empty code cache.
+    rig.until(Duration::from_secs(15), "call over", |sim| {
         sim.channel(&caller).is_none()
     })
     .await;

@@ -102,6 +102,11 @@ function sameBytes(a, b) {
 }
 
 export const callHandler = {
+  // Outcomes only: state changes and bridge moves would each cost an instance for nothing.
+  interests() {
+    return ['started', 'dial-status', 'hung-up', 'playback-finished', 'command-failed'];
+  },
+
   handle(event, call) {
     const saved = call.state.length > 0 ? JSON.parse(utf8Decode(call.state)) : {};
     const state = {

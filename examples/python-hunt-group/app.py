@@ -36,7 +36,8 @@ from wit_world.imports.types import (
     Event_DialStatus,
     Event_HungUp,
     Event_PlaybackFinished,
-    Event_Started,
+        Event_Started,
+    EventKind,
     HangupChannel,
     Party,
     Play,
@@ -118,6 +119,16 @@ def hangup(commands, channel, cause):
 
 
 class CallHandler(exports.CallHandler):
+    def interests(self):
+        # Outcomes only: state changes and bridge moves would each cost an instance for nothing.
+        return [
+            EventKind.STARTED,
+            EventKind.DIAL_STATUS,
+            EventKind.HUNG_UP,
+            EventKind.PLAYBACK_FINISHED,
+            EventKind.COMMAND_FAILED,
+        ]
+
     def handle(self, event, call):
         state = json.loads(call.state) if call.state else {}
         state = {

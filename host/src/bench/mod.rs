@@ -31,6 +31,8 @@ pub struct Options {
     /// A short run (a few hundred calls) that checks the bench works; its figures are not
     /// measurements to publish.
     pub quick: bool,
+    /// Offered rates (calls/s) instead of the default ladder.
+    pub rates: Option<Vec<f64>>,
     /// The command line, for the report.
     pub command: String,
 }
@@ -63,7 +65,7 @@ pub struct Target {
 
 /// Runs every measurement, reporting progress through `progress`.
 pub async fn run(options: &Options, progress: &dyn Fn(&str)) -> Result<Report, String> {
-    let (rates, seconds, held, events) = if options.quick {
+    let (mut rates, seconds, held, events) = if options.quick {
         (vec![200.0, 400.0], 1.0, 500, 50)
     } else {
         (
@@ -73,7 +75,15 @@ pub async fn run(options: &Options, progress: &dyn Fn(&str)) -> Result<Report, S
             2_000,
         )
     };
-    let reference_rate = if options.quick { 200.0 } else { 1000.0 };
+    if let Some(chosen) = &options.rates {
+        rates = chosen.clone();
+    }
+    // Per-call figures are read at 1,000 calls/s (the target's rate), or the nearest run.
+    let reference_rate = rates
+        .iter()
+        .copied()
+        .min_by(|a, b| (a - 1000.0).abs().total_cmp(&(b - 1000.0).abs()))
+        .ok_or("no offered rate to run")?;
     let cache = std::env::temp_dir().join(format!("callwasm-bench-cache-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&cache);
     let early_dial = options.plugins.join("early_dial.wasm");
@@ -115,6 +125,13 @@ pub async fn run(options: &Options, progress: &dyn Fn(&str)) -> Result<Report, S
         progress(&format!("[{step}/{steps}] {what}"));
     };
 
+    // Memory first: before anything else has grown the heap, so the growth is the calls'.
+    next(format!("memory: the router with {held} calls in flight"));
+    let memory = load::memory(held, &early_dial, &cache).await?;
+    progress(&format!(
+        "      {} calls in flight: {:.0} bytes per call",
+        memory.calls_in_flight, memory.bytes_per_call
+    ));
     let runtime = dispatch::runtime(&cache)?;
     let mut figures = Vec::new();
     for subject in &subjects {
@@ -153,12 +170,6 @@ pub async fn run(options: &Options, progress: &dyn Fn(&str)) -> Result<Report, S
         progress(&point_line(&point));
         load.push(point);
     }
-    next(format!("memory: the router with {held} calls in flight"));
-    let memory = load::memory(held, &early_dial, &cache).await?;
-    progress(&format!(
-        "      {} calls in flight: {:.0} bytes per call",
-        memory.calls_in_flight, memory.bytes_per_call
-    ));
     let _ = std::fs::remove_dir_all(&cache);
 
     let mut report = Report {

@@ -19,6 +19,9 @@ pub struct BenchArgs {
     /// A short run that checks the bench works (its figures are not for publishing).
     #[arg(long)]
     quick: bool,
+    /// Offered rates to run the seed flow at, calls/s (default 250,500,1000,1500,2000).
+    #[arg(long, value_delimiter = ',')]
+    rates: Option<Vec<f64>>,
 }
 
 fn target_dir() -> PathBuf {
@@ -36,6 +39,7 @@ pub fn run(args: BenchArgs) -> ExitCode {
             .examples
             .unwrap_or_else(|| target_dir().join("examples-wasm")),
         quick: args.quick,
+        rates: args.rates,
         command: std::iter::once("callwasm".to_string())
             .chain(std::env::args().skip(1))
             .collect::<Vec<_>>()

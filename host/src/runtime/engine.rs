@@ -160,7 +160,11 @@ impl Runtime {
         if compiled && let Some(cache) = cache {
             cache.store(engine, &hash, &component);
         }
-        Ok(Plugin::new(self.inner.clone(), pre, info, compiled))
+        let mut plugin = Plugin::new(self.inner.clone(), pre, info, compiled);
+        plugin
+            .ask_interests()
+            .map_err(|e| LoadError::Prepare(format!("asking its interests: {e}")))?;
+        Ok(plugin)
     }
 }
 

@@ -18,8 +18,8 @@ pub use bindings::callwasm::router::host::Level;
 pub use bindings::callwasm::router::types::{
     Bridge, BridgeCreate, BridgeKind, BridgeMembers, BridgeMove, Call, CallerId, Channel,
     ChannelState, Command, ContinueInDialplan, Create, Dial, DialOutcome, DialStatus,
-    DialplanLocation, Dtmf, Event, Failure, Hangup, HangupChannel, Moh, Party, Play, PlaybackEnd,
-    PlaybackStatus, Reply, SetVar, Target, Timer,
+    DialplanLocation, Dtmf, Event, EventKind, Failure, Hangup, HangupChannel, Moh, Party, Play,
+    PlaybackEnd, PlaybackStatus, Reply, SetVar, Target, Timer,
 };
 pub use cache::{CodeCache, content_hash};
 pub use engine::{Runtime, RuntimeConfig};

@@ -1,6 +1,6 @@
 //! A compiled, checked plugin and one `handle` call of it, in a fresh or a reused instance.
 
-use super::bindings::callwasm::router::types::{Call, Command, Event, Reply, Target};
+use super::bindings::callwasm::router::types::{Call, Command, Event, EventKind, Reply, Target};
 use super::bindings::{RouterPlugin, RouterPluginPre};
 use super::engine::RuntimeInner;
 use super::error::PluginError;
@@ -65,6 +65,8 @@ pub struct Plugin {
     name: Arc<str>,
     compiled: bool,
     idle: Mutex<Vec<Warm>>,
+    /// The event kinds the plugin asked for (`interests`), one bit per kind.
+    interests: u16,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -87,7 +89,42 @@ impl Plugin {
             info,
             compiled,
             idle: Mutex::new(Vec::new()),
+            interests: u16::MAX,
         }
+    }
+
+    /// Asks the plugin which event kinds it wants (once, at load), on a fresh instance within
+    /// the default limits.
+    pub(crate) fn ask_interests(&mut self) -> Result<(), PluginError> {
+        let limits = Limits::default();
+        let context = CallContext {
+            tag: Arc::from(format!("{}/load", self.name)),
+            settings: Arc::new(Settings::new()),
+            log_budget: limits.max_log_bytes,
+        };
+        let mut store = self.new_store(context, &limits, 0);
+        let instance = match self.pre.instantiate(&mut store) {
+            Ok(i) => i,
+            Err(e) => {
+                store.data().output().finish_call();
+                return Err(self.classify(e, &store, &limits));
+            }
+        };
+        let kinds = instance
+            .callwasm_router_call_handler()
+            .call_interests(&mut store);
+        store.data().output().finish_call();
+        let kinds = kinds.map_err(|e| self.classify(e, &store, &limits))?;
+        // `started` always comes: it is where a call begins.
+        self.interests = kinds
+            .iter()
+            .fold(bit(EventKind::Started), |mask, k| mask | bit(*k));
+        Ok(())
+    }
+
+    /// Whether the plugin asked for events of this kind.
+    pub fn wants(&self, event: &Event) -> bool {
+        self.interests & bit(kind_of(event)) != 0
     }
 
     /// Name, size, hash, imports and exports.
@@ -122,33 +159,7 @@ impl Plugin {
                 warm
             }
             None => {
-                let sandbox = Sandbox::new(
-                    self.name.clone(),
-                    self.memory_limit(inv.limits),
-                    context,
-                    self.runtime.ticks.clone(),
-                );
-                let mut store = Store::new(&self.runtime.engine, sandbox);
-                store.limiter(|s| s as &mut dyn ResourceLimiter);
-                // What the plugin may copy out to the host in one call (its reply, log lines):
-                // far above any reply within the limits, far below what would hurt the host.
-                store.set_hostcall_fuel(copy_budget(inv.limits));
-                store.call_hook(|mut s, hook| {
-                    s.data_mut().run.on_transition(hook);
-                    Ok(())
-                });
-                let per_second = self.runtime.ticks_per_second();
-                store.epoch_deadline_callback(move |s| {
-                    let run = &s.data().run;
-                    match run.remaining(per_second) {
-                        0 => Err(wasmtime::Error::new(DeadlineHit(run.deadline))),
-                        left => Ok(UpdateDeadline::Continue(left)),
-                    }
-                });
-                let sandbox = store.data_mut();
-                sandbox.clock_ms.store(inv.call.now_ms, Ordering::Relaxed);
-                sandbox.run.start(inv.limits.deadline, ticks);
-                store.set_epoch_deadline(ticks);
+                let mut store = self.new_store(context, inv.limits, inv.call.now_ms);
                 match self.pre.instantiate(&mut store) {
                     Ok(plugin) => Warm {
                         store,
@@ -179,6 +190,39 @@ impl Plugin {
             self.put_idle(warm);
         }
         reply
+    }
+
+    /// A store for one fresh instance: limits, copy budget, deadline, frozen clock.
+    fn new_store(&self, context: CallContext, limits: &Limits, now_ms: u64) -> Store<Sandbox> {
+        let ticks = self.deadline_ticks(limits);
+        let sandbox = Sandbox::new(
+            self.name.clone(),
+            self.memory_limit(limits),
+            context,
+            self.runtime.ticks.clone(),
+        );
+        let mut store = Store::new(&self.runtime.engine, sandbox);
+        store.limiter(|s| s as &mut dyn ResourceLimiter);
+        // What the plugin may copy out to the host in one call (its reply, log lines): far
+        // above any reply within the limits, far below what would hurt the host.
+        store.set_hostcall_fuel(copy_budget(limits));
+        store.call_hook(|mut s, hook| {
+            s.data_mut().run.on_transition(hook);
+            Ok(())
+        });
+        let per_second = self.runtime.ticks_per_second();
+        store.epoch_deadline_callback(move |s| {
+            let run = &s.data().run;
+            match run.remaining(per_second) {
+                0 => Err(wasmtime::Error::new(DeadlineHit(run.deadline))),
+                left => Ok(UpdateDeadline::Continue(left)),
+            }
+        });
+        let sandbox = store.data_mut();
+        sandbox.clock_ms.store(now_ms, Ordering::Relaxed);
+        sandbox.run.start(limits.deadline, ticks);
+        store.set_epoch_deadline(ticks);
+        store
     }
 
     fn memory_limit(&self, limits: &Limits) -> usize {
@@ -326,5 +370,27 @@ fn command_bytes(command: &Command) -> usize {
                 + c.extension.as_ref().map_or(0, String::len)
         }
         Command::StartTimer(t) => t.name.len(),
+    }
+}
+
+/// An event kind's bit in a plugin's interests.
+fn bit(kind: EventKind) -> u16 {
+    1 << (kind as u16)
+}
+
+/// The kind of an event.
+fn kind_of(event: &Event) -> EventKind {
+    match event {
+        Event::Started => EventKind::Started,
+        Event::StateChanged(_) => EventKind::StateChanged,
+        Event::DialStatus(_) => EventKind::DialStatus,
+        Event::HungUp(_) => EventKind::HungUp,
+        Event::Left(_) => EventKind::Left,
+        Event::EnteredBridge(_) => EventKind::EnteredBridge,
+        Event::LeftBridge(_) => EventKind::LeftBridge,
+        Event::Dtmf(_) => EventKind::Dtmf,
+        Event::PlaybackFinished(_) => EventKind::PlaybackFinished,
+        Event::Timer(_) => EventKind::Timer,
+        Event::CommandFailed(_) => EventKind::CommandFailed,
     }
 }

@@ -130,6 +130,18 @@ fn leg_index(handle: &str) -> Option<usize> {
 impl Plugin for HuntGroup {
     type State = State;
 
+    /// Outcomes only: the call's start, legs' dial statuses, hangups, the prompt's end and
+    /// failed commands. State changes and bridge moves would each cost an instance for nothing.
+    fn interests() -> Vec<EventKind> {
+        vec![
+            EventKind::Started,
+            EventKind::DialStatus,
+            EventKind::HungUp,
+            EventKind::PlaybackFinished,
+            EventKind::CommandFailed,
+        ]
+    }
+
     fn handle(event: Event, call: &Call, state: &mut State) -> Result<Reply, String> {
         let mut reply = Reply::new();
         match event {

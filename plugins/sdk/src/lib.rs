@@ -50,8 +50,8 @@ pub use bindings::callwasm::router::host::Level;
 pub use bindings::callwasm::router::types::{
     Bridge, BridgeCreate, BridgeKind, BridgeMembers, BridgeMove, Call, CallerId, Channel,
     ChannelState, Command, ContinueInDialplan, Create, Dial, DialOutcome, DialStatus,
-    DialplanLocation, Dtmf, Event, Failure, Hangup, HangupChannel, Moh, Party, Play, PlaybackEnd,
-    PlaybackStatus, SetVar, Target, Timer,
+    DialplanLocation, Dtmf, Event, EventKind, Failure, Hangup, HangupChannel, Moh, Party, Play,
+    PlaybackEnd, PlaybackStatus, SetVar, Target, Timer,
 };
 
 /// The handle of the call's inbound channel.
@@ -87,7 +87,29 @@ pub trait Plugin {
 
     /// Handle one event. An `Err` applies the tenant's failure policy to this call.
     fn handle(event: Event, call: &Call, state: &mut Self::State) -> Result<Reply, String>;
+
+    /// The kinds of event the plugin wants (`started` always comes). Every kind unless the
+    /// plugin says otherwise; naming only those it acts on spares the router an instance per
+    /// event it would ignore.
+    fn interests() -> Vec<EventKind> {
+        ALL_EVENTS.to_vec()
+    }
 }
+
+/// Every kind of event.
+pub const ALL_EVENTS: &[EventKind] = &[
+    EventKind::Started,
+    EventKind::StateChanged,
+    EventKind::DialStatus,
+    EventKind::HungUp,
+    EventKind::Left,
+    EventKind::EnteredBridge,
+    EventKind::LeftBridge,
+    EventKind::Dtmf,
+    EventKind::PlaybackFinished,
+    EventKind::Timer,
+    EventKind::CommandFailed,
+];
 
 /// One of the tenant's plugin settings, from the router's config.
 pub fn setting(key: &str) -> Option<String> {
@@ -136,8 +158,8 @@ impl DialStatus {
 /// Everything a plugin usually needs, in one import.
 pub mod prelude {
     pub use crate::{
-        BridgeKind, CALLER, Call, CallerId, Channel, ChannelState, DialStatus, Event, Level, Party,
-        PlaybackStatus, Plugin, Reply, Target, cause, log, setting,
+        BridgeKind, CALLER, Call, CallerId, Channel, ChannelState, DialStatus, Event, EventKind,
+        Level, Party, PlaybackStatus, Plugin, Reply, Target, cause, log, setting,
     };
 }
 
@@ -166,7 +188,10 @@ pub fn __dispatch<P: Plugin>(
 macro_rules! export_plugin {
     ($plugin:ty) => {
         struct __CallwasmExport;
-        impl $crate::bindings::exports::callwasm::router::call_handler::Guest for __CallwasmExport {
+                impl $crate::bindings::exports::callwasm::router::call_handler::Guest for __CallwasmExport {
+            fn interests() -> ::std::vec::Vec<$crate::EventKind> {
+                <$plugin as $crate::Plugin>::interests()
+            }
             fn handle(
                 event: $crate::Event,
                 call: $crate::Call,
