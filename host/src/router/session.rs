@@ -112,7 +112,7 @@ impl Session {
         self
     }
 
-        /// Runs until the call's last channel is gone.
+    /// Runs until the call's last channel is gone.
     ///
     /// A call spends its life waiting for its next input. Delivering an event (the plugin, the
     /// REST requests) and ending the call are boxed, so their large futures exist only while
