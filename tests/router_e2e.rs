@@ -8,6 +8,7 @@ mod support;
 use callwasm::router::Router;
 use callwasm::router::config::Config;
 use callwasm::router::observe::{Observation, Observer};
+use callwasm::runtime as wit;
 use callwasm::sim::{InboundCall, Sim, SimConfig};
 use std::time::{Duration, Instant};
 use support::Rig;
@@ -80,10 +81,10 @@ async fn the_seed_flow_from_one_reply() {
     assert_eq!(
         lines,
         vec![
-            format!("POST /channels/create?app=router&channelId={leg}&endpoint=PJSIP/alice"),
-            format!("POST /channels/{leg}/variable?value=5551000&variable=CONNECTEDLINE(num)"),
-            format!("POST /channels/{leg}/variable?value=ACME&variable=CONNECTEDLINE(name)"),
-            format!("POST /channels/{leg}/variable?value=acme&variable=X_TENANT"),
+            // The connected line and the plugin's set-var travel in the create's body.
+            format!(
+                "POST /channels/create?app=router&channelId={leg}&endpoint=PJSIP/alice variables: CONNECTEDLINE(name)=ACME, CONNECTEDLINE(num)=5551000, X_TENANT=acme"
+            ),
             format!("POST /bridges?bridgeId={bridge}&type=mixing"),
             format!(
                 "POST /bridges/{bridge}/addChannel?channel={caller},{leg}&inhibitConnectedLineUpdates=true"
@@ -847,5 +848,67 @@ async fn the_bench_floor_sends_the_same_requests_as_the_router() {
         &format!("floorb-{caller}"),
     );
     assert_eq!(floor, router);
-    assert_eq!(router.len(), 10, "{router:#?}");
+    assert_eq!(router.len(), 7, "{router:#?}");
+}
+
+/// A create Asterisk refuses (500, allocation failed) stops the reply there: the set-var that
+/// would have travelled in its body is not sent on its own, nor is anything after it; the
+/// plugin hears `command-failed` for command 0 and hangs the caller up.
+#[tokio::test]
+async fn a_refused_create_takes_its_folded_set_vars_with_it() {
+    let tenants = r#"
+[tenants.acme]
+apps = ["router"]
+plugin = "{early_dial}"
+endpoints = ["XYZ/*"]
+[tenants.acme.settings]
+endpoint = "XYZ/{target}"
+caller_id_number = "5551000"
+vars = "X_TENANT=acme"
+"#;
+    let sim = Sim::start(sim_config()).await.expect("sim");
+    let mut rig = Rig::start(sim, tenants).await;
+    let caller = rig.sim.place_call(&inbound("alice"));
+    rig.until(Duration::from_secs(5), "caller hung up", |sim| {
+        sim.channel(&caller).is_none()
+    })
+    .await;
+    let journal = rig.sim.journal();
+    let call = flow_of(&journal, &caller);
+    let leg = call
+        .first()
+        .and_then(|l| l.split("channelId=").nth(1))
+        .and_then(|rest| rest.split('&').next())
+        .expect("create sent")
+        .to_string();
+    assert_eq!(
+        call,
+        vec![
+            format!(
+                "POST /channels/create?app=router&channelId={leg}&endpoint=XYZ/alice variables: CONNECTEDLINE(num)=5551000, X_TENANT=acme"
+            ),
+            format!("DELETE /channels/{caller}?reason_code=41"),
+        ]
+    );
+    let failed: Vec<wit::Failure> = rig
+        .drain()
+        .into_iter()
+        .filter_map(|o| match o {
+            Observation::Handled {
+                event: wit::Event::CommandFailed(f),
+                ..
+            } => Some(f),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(
+        (
+            failed[0].index,
+            failed[0].command.as_str(),
+            failed[0].status
+        ),
+        (0, "create", 500)
+    );
+    rig.stop().await;
 }

@@ -47,6 +47,8 @@ pub struct CreateChannel<'a> {
     pub channel_id: Option<&'a str>,
     pub originator: Option<&'a str>,
     pub formats: Option<&'a str>,
+    /// Channel variables (and functions such as `CONNECTEDLINE(num)`) set as it is created.
+    pub variables: &'a [(&'a str, &'a str)],
 }
 
 /// Parameters of `POST /channels` (originate into an application).
@@ -266,13 +268,21 @@ impl Rest {
             ("originator", p.originator),
             ("formats", p.formats),
         ];
+        let body = (!p.variables.is_empty()).then(|| {
+            let variables: serde_json::Map<String, serde_json::Value> = p
+                .variables
+                .iter()
+                .map(|(k, v)| (k.to_string(), serde_json::Value::from(*v)))
+                .collect();
+            serde_json::json!({ "variables": variables })
+        });
         self.json(
             "channels.create",
             resource,
             Method::POST,
             "/channels/create",
             &query,
-            None,
+            body,
         )
         .await
     }

@@ -1,6 +1,6 @@
 //! The floor: the seed flow's REST requests issued by the least a client can be, so the
 //! router's overhead shows as a ratio. No plugin, no call table, no checks, no failure policy:
-//! on each StasisStart it creates the leg, sets the same variables (connected line, X_TENANT),
+//! on each StasisStart it creates the leg with the same variables (connected line, X_TENANT),
 //! creates the bridge, adds caller and leg (connected-line updates inhibited) and dials; on the
 //! leg's answer it answers the caller; when the caller hangs up it hangs the leg up and
 //! destroys the bridge. The same requests, in the same order, as the router running
@@ -156,14 +156,14 @@ async fn seed_flow(
         endpoint: "PJSIP/agent",
         app,
         channel_id: Some(&leg),
+        variables: &[
+            ("CONNECTEDLINE(num)", "5551000"),
+            ("CONNECTEDLINE(name)", "callwasm bench"),
+            ("X_TENANT", "bench"),
+        ],
         ..CreateChannel::default()
     })
     .await?;
-    rest.set_variable(&leg, "CONNECTEDLINE(num)", "5551000")
-        .await?;
-    rest.set_variable(&leg, "CONNECTEDLINE(name)", "callwasm bench")
-        .await?;
-    rest.set_variable(&leg, "X_TENANT", "bench").await?;
     rest.create_bridge(&bridge, "mixing").await?;
     rest.add_channels(&bridge, &[caller, &leg], true).await?;
     lock(dials).push((Instant::now(), received.elapsed()));

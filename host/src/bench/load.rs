@@ -40,6 +40,9 @@ pub struct RatePoint {
     pub cpu_us_per_call: f64,
     /// Plugin time per call (router only): wall time inside `handle`, fresh instance included.
     pub plugin_us_per_call: Option<f64>,
+    /// CPU of the tenant's plugin threads per call (router only): instantiation, `handle`,
+    /// and the hand-off, as the threads' own CPU clocks count it.
+    pub plugin_cpu_us_per_call: Option<f64>,
     /// The simulator's CPU per completed call (its own process, /proc/<pid>/stat).
     pub sim_cpu_us_per_call: Option<f64>,
     pub plugin_failures: usize,
@@ -137,8 +140,14 @@ pub fn traffic(rate: f64, count: usize, exten: &str, hangup_after_answer: bool) 
     text
 }
 
-/// The router's config for the bench: one tenant, early-dial, limits out of the way.
-fn router_config(sim: &SimProcess, plugin: &Path, cache: &Path) -> Result<Config, String> {
+/// The router's config for the bench: one tenant, early-dial, limits out of the way; a fresh
+/// instance per event (the default) or warm ones (`reuse`).
+fn router_config(
+    sim: &SimProcess,
+    plugin: &Path,
+    cache: &Path,
+    reuse: bool,
+) -> Result<Config, String> {
     let mut settings = String::new();
     for (k, v) in early_dial_settings() {
         settings.push_str(&format!("{k} = {}\n", toml::Value::from(v)));
@@ -146,12 +155,14 @@ fn router_config(sim: &SimProcess, plugin: &Path, cache: &Path) -> Result<Config
     let text = format!(
         "[runtime]\ncache_dir = {cache}\n\n\
          [servers.sim]\nurl = {url}\nuser = \"asterisk\"\npassword = \"asterisk\"\n\n\
-         [tenants.bench]\napps = [\"bench\"]\nplugin = {plugin}\nendpoints = [\"PJSIP/*\"]\n\
+                  [tenants.bench]\napps = [\"bench\"]\nplugin = {plugin}\nendpoints = [\"PJSIP/*\"]\n\
+         instances = \"{instances}\"\n\
          [tenants.bench.limits]\nmax_calls = 50000\nmax_new_calls_per_second = 100000\n\
          [tenants.bench.settings]\n{settings}",
         cache = toml::Value::from(cache.display().to_string()),
         url = toml::Value::from(sim.base_url.clone()),
         plugin = toml::Value::from(plugin.display().to_string()),
+        instances = if reuse { "reuse" } else { "fresh" },
     );
     Config::parse(&text).map_err(|e| format!("the bench's router config: {e}"))
 }
@@ -206,25 +217,29 @@ fn summarize(client: &str, rate: f64, calls: usize, c: Collected) -> RatePoint {
         dial_max_ms: latencies.last().map_or(f64::NAN, |d| d.as_secs_f64() * 1e3),
         cpu_us_per_call: per_call(cpu),
         plugin_us_per_call: None,
+        plugin_cpu_us_per_call: None,
         sim_cpu_us_per_call: sim_cpu.map(per_call),
         plugin_failures: 0,
     }
 }
 
-/// The router handles `calls` seed-flow calls offered at `rate`.
+/// The router handles `calls` seed-flow calls offered at `rate`, its plugin on a fresh instance
+/// per event or (`reuse`) on warm ones.
 pub async fn router_at(
     rate: f64,
     calls: usize,
     plugin: &Path,
     cache: &Path,
+    reuse: bool,
 ) -> Result<RatePoint, String> {
     let sim = SimProcess::start(&traffic(rate, calls, "agent", true))?;
-    let config = router_config(&sim, plugin, cache)?;
+    let config = router_config(&sim, plugin, cache, reuse)?;
     let (observer, mut observations) = Observer::timings();
     let router = Router::new(&config, observer).map_err(|e| e.to_string())?;
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     let sim_before = sys::cpu_of(sim.pid());
     let cpu_before = sys::own_cpu();
+    let plugin_before = sys::threads_cpu("plugin-bench");
     let began = Instant::now();
     let serving = tokio::spawn(router.run(shutdown));
 
@@ -245,6 +260,7 @@ pub async fn router_at(
     }
     let elapsed = began.elapsed();
     let cpu = sys::own_cpu().saturating_sub(cpu_before);
+    let plugin_cpu = sys::threads_cpu_since(&plugin_before, &sys::threads_cpu("plugin-bench"));
     let sim_cpu = sim_before
         .zip(sys::cpu_of(sim.pid()))
         .map(|(a, b)| b.saturating_sub(a));
@@ -258,8 +274,10 @@ pub async fn router_at(
         cpu,
         sim_cpu,
     };
-    let mut point = summarize("router", rate, calls, collected);
+    let client = if reuse { "router (reuse)" } else { "router" };
+    let mut point = summarize(client, rate, calls, collected);
     point.plugin_us_per_call = Some(plugin_time.as_secs_f64() * 1e6 / ended.max(1) as f64);
+    point.plugin_cpu_us_per_call = Some(plugin_cpu.as_secs_f64() * 1e6 / ended.max(1) as f64);
     point.plugin_failures = failures;
     Ok(point)
 }
@@ -292,7 +310,7 @@ pub async fn floor_at(rate: f64, calls: usize) -> Result<RatePoint, String> {
 /// bridge with a leg that rings until well after the measurement).
 pub async fn memory(calls: usize, plugin: &Path, cache: &Path) -> Result<MemoryFigure, String> {
     let sim = SimProcess::start(&traffic(2000.0, calls, "ringforever", false))?;
-    let config = router_config(&sim, plugin, cache)?;
+    let config = router_config(&sim, plugin, cache, false)?;
     let (observer, mut observations) = Observer::timings();
     let router = Router::new(&config, observer).map_err(|e| e.to_string())?;
     let table = router.table();

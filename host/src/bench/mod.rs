@@ -118,7 +118,7 @@ pub async fn run(options: &Options, progress: &dyn Fn(&str)) -> Result<Report, S
             commands: 4,
         },
     ];
-    let steps = subjects.len() + 1 + rates.len() * 2 + 1;
+    let steps = subjects.len() + 1 + rates.len() * 3 + 1;
     let mut step = 0;
     let mut next = |what: String| {
         step += 1;
@@ -157,12 +157,19 @@ pub async fn run(options: &Options, progress: &dyn Fn(&str)) -> Result<Report, S
     let mut load = Vec::new();
     for rate in &rates {
         let calls = (rate * seconds) as usize;
-        next(format!(
-            "seed flow, router, {rate:.0} calls/s offered ({calls} calls)"
-        ));
-        let point = load::router_at(*rate, calls, &early_dial, &cache).await?;
-        progress(&point_line(&point));
-        load.push(point);
+        for reuse in [false, true] {
+            let mode = if reuse {
+                "warm instances"
+            } else {
+                "fresh instances"
+            };
+            next(format!(
+                "seed flow, router ({mode}), {rate:.0} calls/s offered ({calls} calls)"
+            ));
+            let point = load::router_at(*rate, calls, &early_dial, &cache, reuse).await?;
+            progress(&point_line(&point));
+            load.push(point);
+        }
         next(format!(
             "seed flow, floor, {rate:.0} calls/s offered ({calls} calls)"
         ));
@@ -197,8 +204,8 @@ fn point_line(p: &RatePoint) -> String {
         p.dial_p50_ms,
         p.dial_p99_ms,
         p.cpu_us_per_call,
-        p.plugin_us_per_call
-            .map(|t| format!(" (plugin {t:.0} µs)"))
+        p.plugin_cpu_us_per_call
+            .map(|t| format!(" (plugin threads {t:.0} µs)"))
             .unwrap_or_default(),
         p.sim_cpu_us_per_call
             .map(|t| format!("{t:.0} µs/call"))

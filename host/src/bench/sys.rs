@@ -29,6 +29,43 @@ pub fn cpu_of(pid: u32) -> Option<Duration> {
     Some(Duration::from_micros((utime + stime) * 1_000_000 / ticks))
 }
 
+/// CPU time of this process's threads whose name starts with `prefix` (the router names a
+/// tenant's plugin threads `plugin-<tenant>-N`), from /proc/self/task (10 ms ticks per thread).
+pub fn threads_cpu(prefix: &str) -> std::collections::HashMap<String, Duration> {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Default::default();
+    };
+    tasks
+        .filter_map(|t| t.ok())
+        .filter(|t| {
+            std::fs::read_to_string(t.path().join("comm"))
+                .is_ok_and(|name| name.trim_end().starts_with(prefix))
+        })
+        .filter_map(|t| {
+            let stat = std::fs::read_to_string(t.path().join("stat")).ok()?;
+            let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+            let ticks: u64 =
+                fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+            // SAFETY: sysconf has no preconditions.
+            let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+            let tid = t.file_name().to_string_lossy().into_owned();
+            Some((tid, Duration::from_micros(ticks * 1_000_000 / per_second)))
+        })
+        .collect()
+}
+
+/// The CPU the threads of `after` used since `before` (threads that started since count from
+/// zero; threads that ended are not counted).
+pub fn threads_cpu_since(
+    before: &std::collections::HashMap<String, Duration>,
+    after: &std::collections::HashMap<String, Duration>,
+) -> Duration {
+    after
+        .iter()
+        .map(|(tid, t)| t.saturating_sub(before.get(tid).copied().unwrap_or_default()))
+        .sum()
+}
+
 /// This process's resident memory in bytes (VmRSS).
 pub fn own_rss() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;

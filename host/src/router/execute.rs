@@ -22,8 +22,28 @@ pub async fn execute<T: Send + 'static>(
     queue: &tokio::sync::mpsc::UnboundedSender<T>,
     fire: TimerFire<T>,
 ) -> Result<(), wit::Failure> {
-    for (index, command) in commands.iter().enumerate() {
-        if let Err(e) = run_one(call, rest, command, timers, queue, fire).await {
+    let mut index = 0;
+    while index < commands.len() {
+        let command = &commands[index];
+        // The set-vars right after a create, on the new leg, travel in the create request's
+        // body: one round trip instead of one each. If the create fails, they were not
+        // carried out, as the contract says of the commands after a failed one.
+        let (result, folded) = match command {
+            Command::Create(c) => {
+                let vars: Vec<(&str, &str)> = commands[index + 1..]
+                    .iter()
+                    .map_while(|next| match next {
+                        Command::SetVar(v) if v.channel == c.leg => {
+                            Some((v.name.as_str(), v.value.as_str()))
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                (create(call, rest, c, &vars).await, vars.len())
+            }
+            _ => (run_one(call, rest, command, timers, queue, fire).await, 0),
+        };
+        if let Err(e) = result {
             return Err(wit::Failure {
                 index: u32::try_from(index).unwrap_or(u32::MAX),
                 command: command_name(command).into(),
@@ -31,6 +51,7 @@ pub async fn execute<T: Send + 'static>(
                 message: e.message(),
             });
         }
+        index += 1 + folded;
     }
     Ok(())
 }
@@ -41,6 +62,78 @@ fn gone_is_fine(result: Result<(), AriError>) -> Result<(), AriError> {
         Err(e) if e.status() == Some(404) => Ok(()),
         other => other,
     }
+}
+
+/// `create`: the leg joins the call's record, then Asterisk creates it with its connected line
+/// (for a given caller ID) and `extra` variables set in the same request.
+async fn create(
+    call: &mut CallRecord,
+    rest: &Rest,
+    c: &wit::Create,
+    extra: &[(&str, &str)],
+) -> Result<(), AriError> {
+    let id_of = |call: &CallRecord, h: &str| {
+        call.legs
+            .get(h)
+            .map(|l| l.ari_id.clone())
+            .unwrap_or_else(|| ari_id(&call.id, h))
+    };
+    let id = ari_id(&call.id, &c.leg);
+    // What the callee sees comes from the leg's connected line (ari-samples/README), set as
+    // the channel is created, with the variables that follow the create.
+    let mut variables: Vec<(&str, &str)> = Vec::with_capacity(extra.len() + 2);
+    if let CallerId::Given(party) = &c.caller_id {
+        variables.push(("CONNECTEDLINE(num)", &party.number));
+        if !party.name.is_empty() {
+            variables.push(("CONNECTEDLINE(name)", &party.name));
+        }
+    }
+    variables.extend_from_slice(extra);
+    let originator = c.originator.as_deref().map(|o| id_of(call, o));
+    call.legs.insert(
+        c.leg.clone(),
+        Leg {
+            ari_id: id.clone(),
+            model: AriChannel {
+                id: id.clone(),
+                state: "Down".into(),
+                ..AriChannel::default()
+            },
+            caller_id: match c.caller_id {
+                CallerId::PassThrough => LegCallerId::PassThrough,
+                CallerId::Given(_) => LegCallerId::Given,
+            },
+            dialed: false,
+            dial_settled: false,
+            hanging_up: false,
+            since: std::time::Instant::now(),
+        },
+    );
+    let created = rest
+        .create_channel(&CreateChannel {
+            endpoint: &c.endpoint,
+            app: &call.app,
+            channel_id: Some(&id),
+            originator: originator.as_deref(),
+            formats: c.formats.as_deref(),
+            variables: &variables,
+            ..CreateChannel::default()
+        })
+        .await;
+    match created {
+        Ok(model) => {
+            if let Some(leg) = call.legs.get_mut(&c.leg)
+                && leg.model.name.is_empty()
+            {
+                leg.model = model;
+            }
+        }
+        Err(e) => {
+            call.legs.remove(&c.leg);
+            return Err(e);
+        }
+    }
+    Ok(())
 }
 
 async fn run_one<T: Send + 'static>(
@@ -64,62 +157,7 @@ async fn run_one<T: Send + 'static>(
             .unwrap_or_else(|| ari_id(&call.id, h))
     };
     match command {
-        Command::Create(c) => {
-            let id = ari_id(&call.id, &c.leg);
-            let originator = c.originator.as_deref().map(|o| id_of(call, o));
-            call.legs.insert(
-                c.leg.clone(),
-                Leg {
-                    ari_id: id.clone(),
-                    model: AriChannel {
-                        id: id.clone(),
-                        state: "Down".into(),
-                        ..AriChannel::default()
-                    },
-                    caller_id: match c.caller_id {
-                        CallerId::PassThrough => LegCallerId::PassThrough,
-                        CallerId::Given(_) => LegCallerId::Given,
-                    },
-                    dialed: false,
-                    dial_settled: false,
-                    hanging_up: false,
-                    since: std::time::Instant::now(),
-                },
-            );
-            let created = rest
-                .create_channel(&CreateChannel {
-                    endpoint: &c.endpoint,
-                    app: &call.app,
-                    channel_id: Some(&id),
-                    originator: originator.as_deref(),
-                    formats: c.formats.as_deref(),
-                    ..CreateChannel::default()
-                })
-                .await;
-            match created {
-                Ok(model) => {
-                    if let Some(leg) = call.legs.get_mut(&c.leg)
-                        && leg.model.name.is_empty()
-                    {
-                        leg.model = model;
-                    }
-                }
-                Err(e) => {
-                    call.legs.remove(&c.leg);
-                    return Err(e);
-                }
-            }
-            // What the callee sees comes from the leg's connected line (ari-samples/README).
-            if let CallerId::Given(party) = &c.caller_id {
-                rest.set_variable(&id, "CONNECTEDLINE(num)", &party.number)
-                    .await?;
-                if !party.name.is_empty() {
-                    rest.set_variable(&id, "CONNECTEDLINE(name)", &party.name)
-                        .await?;
-                }
-            }
-            Ok(())
-        }
+        Command::Create(c) => create(call, rest, c, &[]).await,
         Command::SetVar(v) => {
             rest.set_variable(&id_of(call, &v.channel), &v.name, &v.value)
                 .await

@@ -51,7 +51,11 @@ pub(super) fn route(
             json(StatusCode::OK, serde_json::json!(list))
         }
         (Method::POST, ["channels", "create"]) => {
-            let response = create(state, query);
+            let variables = match create_variables(body) {
+                Ok(v) => v,
+                Err(refused) => return refused,
+            };
+            let response = create(state, query, &variables);
             // Without an application nothing holds the new channel: Asterisk answers 200
             // and the channel is gone at once.
             if !query.contains_key("app")
@@ -294,7 +298,27 @@ fn created_id(state: &State, query: &Query) -> Option<String> {
 }
 
 /// `POST /channels/create`: a channel in Stasis, state Down, not dialed.
-fn create(state: &mut State, query: &Query) -> Response<Body> {
+/// The `variables` of a create request's JSON body (none without a body).
+fn create_variables(body: &[u8]) -> Result<Vec<(String, String)>, Response<Body>> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Vec::new());
+    }
+    let invalid = || message(StatusCode::BAD_REQUEST, "Invalid JSON body");
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|_| invalid())?;
+    match value.get("variables") {
+        None => Ok(Vec::new()),
+        Some(serde_json::Value::Object(map)) => map
+            .iter()
+            .map(|(k, v)| match v {
+                serde_json::Value::String(s) => Ok((k.clone(), s.clone())),
+                _ => Err(invalid()),
+            })
+            .collect(),
+        Some(_) => Err(invalid()),
+    }
+}
+
+fn create(state: &mut State, query: &Query, variables: &[(String, String)]) -> Response<Body> {
     let Some(endpoint) = query.get("endpoint") else {
         return missing("endpoint");
     };
@@ -364,6 +388,11 @@ fn create(state: &mut State, query: &Query) -> Response<Body> {
             ..SimChannel::default()
         },
     );
+    if let Some(channel) = state.channels.get_mut(&id) {
+        for (name, value) in variables {
+            apply_variable(channel, name, value.clone());
+        }
+    }
     let args: Vec<&str> = query
         .get("appArgs")
         .map(|a| a.split(',').collect())
@@ -758,16 +787,21 @@ fn set_variable(state: &mut State, id: &str, query: &Query) -> Response<Body> {
     if channel.app.is_none() {
         return message(StatusCode::CONFLICT, "Channel not in Stasis application");
     }
-    match name.as_str() {
+    apply_variable(channel, name, value);
+    no_content()
+}
+
+/// Sets a variable or one of the caller-ID functions the simulator models.
+fn apply_variable(channel: &mut SimChannel, name: &str, value: String) {
+    match name {
         "CALLERID(num)" => channel.model.caller.number = value,
         "CALLERID(name)" => channel.model.caller.name = value,
         "CONNECTEDLINE(num)" => channel.model.connected.number = value,
         "CONNECTEDLINE(name)" => channel.model.connected.name = value,
         _ => {
-            channel.vars.insert(name.clone(), value);
+            channel.vars.insert(name.to_string(), value);
         }
     }
-    no_content()
 }
 
 fn get_variable(state: &State, id: &str, query: &Query) -> Response<Body> {
@@ -1146,7 +1180,7 @@ fn originate(shared: &Arc<Shared>, state: &mut State, query: &Query) -> Response
     let mut create_query = query.clone();
     create_query.remove("app");
     create_query.remove("appArgs");
-    let response = create(state, &create_query);
+    let response = create(state, &create_query, &[]);
     if response.status() != StatusCode::OK {
         return response;
     }

@@ -444,6 +444,11 @@ async fn handle(
         return Ok(upgrade_events(shared, req, &query));
     }
 
+    let method = req.method().clone();
+    let body = http_body_util::BodyExt::collect(req.into_body())
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     if shared.config.journal {
         let mut pairs: Vec<String> = query
             .iter()
@@ -452,8 +457,13 @@ async fn handle(
             .collect();
         pairs.sort();
         let line = match pairs.is_empty() {
-            true => format!("{} {rest}", req.method()),
-            false => format!("{} {rest}?{}", req.method(), pairs.join("&")),
+            true => format!("{} {rest}", method),
+            false => format!("{} {rest}?{}", method, pairs.join("&")),
+        };
+        // A create's variables travel in its body: the journal shows them, sorted.
+        let line = match create_variables_text(&segments, &body) {
+            Some(vars) => format!("{line} {vars}"),
+            None => line,
         };
         lock(&shared.journal).push((Instant::now(), line));
     }
@@ -471,11 +481,6 @@ async fn handle(
         *response.status_mut() = StatusCode::OK;
         return Ok(response);
     }
-    let method = req.method().clone();
-    let body = http_body_util::BodyExt::collect(req.into_body())
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
     Ok(super::operations::route(
         &shared, &method, &segments, &query, &body,
     ))
@@ -599,4 +604,19 @@ pub(super) fn application(name: &str, state: &State) -> Option<Application> {
             .collect(),
         ..Application::default()
     })
+}
+
+/// `variables: {"A": "1", "B": "2"}` of a `channels/create` body, sorted, for the journal.
+fn create_variables_text(segments: &[&str], body: &[u8]) -> Option<String> {
+    if segments != ["channels", "create"] || body.is_empty() {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let map = value.get("variables")?.as_object()?;
+    let mut pairs: Vec<String> = map
+        .iter()
+        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+        .collect();
+    pairs.sort();
+    Some(format!("variables: {}", pairs.join(", ")))
 }
