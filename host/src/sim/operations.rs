@@ -51,9 +51,8 @@ pub(super) fn route(
             json(StatusCode::OK, serde_json::json!(list))
         }
         (Method::POST, ["channels", "create"]) => {
-            let variables = match create_variables(body) {
-                Ok(v) => v,
-                Err(refused) => return refused,
+            let Some(variables) = create_variables(body) else {
+                return message(StatusCode::BAD_REQUEST, "Invalid JSON body");
             };
             let response = create(state, query, &variables);
             // Without an application nothing holds the new channel: Asterisk answers 200
@@ -298,23 +297,20 @@ fn created_id(state: &State, query: &Query) -> Option<String> {
 }
 
 /// `POST /channels/create`: a channel in Stasis, state Down, not dialed.
-/// The `variables` of a create request's JSON body (none without a body).
-fn create_variables(body: &[u8]) -> Result<Vec<(String, String)>, Response<Body>> {
+/// The `variables` of a create request's JSON body (none without a body); None when the body
+/// is not JSON or its variables are not strings.
+fn create_variables(body: &[u8]) -> Option<Vec<(String, String)>> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Vec::new());
+        return Some(Vec::new());
     }
-    let invalid = || message(StatusCode::BAD_REQUEST, "Invalid JSON body");
-    let value: serde_json::Value = serde_json::from_slice(body).map_err(|_| invalid())?;
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
     match value.get("variables") {
-        None => Ok(Vec::new()),
+        None => Some(Vec::new()),
         Some(serde_json::Value::Object(map)) => map
             .iter()
-            .map(|(k, v)| match v {
-                serde_json::Value::String(s) => Ok((k.clone(), s.clone())),
-                _ => Err(invalid()),
-            })
+            .map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
             .collect(),
-        Some(_) => Err(invalid()),
+        Some(_) => None,
     }
 }
 
