@@ -92,7 +92,7 @@ async fn create(
     let originator = c.originator.as_deref().map(|o| id_of(call, o));
     call.legs.insert(
         c.leg.clone(),
-        Leg {
+        Box::new(Leg {
             ari_id: id.clone(),
             model: AriChannel {
                 id: id.clone(),
@@ -107,7 +107,7 @@ async fn create(
             dial_settled: false,
             hanging_up: false,
             since: std::time::Instant::now(),
-        },
+        }),
     );
     let created = rest
         .create_channel(&CreateChannel {

@@ -224,7 +224,7 @@ impl Router {
         record.received = received;
         record.legs.insert(
             CALLER.into(),
-            Leg {
+            Box::new(Leg {
                 ari_id: e.channel.id.clone(),
                 model: e.channel.clone(),
                 caller_id: LegCallerId::PassThrough,
@@ -232,7 +232,7 @@ impl Router {
                 dial_settled: false,
                 hanging_up: false,
                 since: Instant::now(),
-            },
+            }),
         );
         let (queue, inputs) = mpsc::unbounded_channel();
         self.table.insert(
