@@ -74,3 +74,60 @@ fn a_damaged_cache_entry_is_compiled_again() {
         .expect("load");
     assert!(!healed.was_compiled(), "the entry was rewritten");
 }
+
+/// Over its cap, the cache evicts the least recently used entries: a hit counts as a use, and
+/// the entry just written is always kept.
+#[test]
+fn over_its_cap_the_cache_evicts_the_least_recently_used() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let components: Vec<(&str, Vec<u8>)> = ["early-dial", "rogue", "swap-blue"]
+        .into_iter()
+        .map(|p| (p, std::fs::read(plugin_path(p)).expect("read")))
+        .collect();
+    // Sizes of the three compiled entries, from an uncapped cache.
+    let sizes: Vec<u64> = {
+        let scratch = tempfile::tempdir().expect("tempdir");
+        let runtime = cached_runtime(scratch.path());
+        components
+            .iter()
+            .map(|(name, bytes)| {
+                let before: u64 = entries(scratch.path())
+                    .iter()
+                    .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
+                    .sum();
+                runtime.load(name, bytes).expect("load");
+                let after: u64 = entries(scratch.path())
+                    .iter()
+                    .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
+                    .sum();
+                after - before
+            })
+            .collect()
+    };
+    // Room for all but the smallest entry: the third store must evict exactly one.
+    let cap = sizes.iter().sum::<u64>() - sizes.iter().min().copied().unwrap_or(0) + 1;
+    let capped = || {
+        Runtime::new(RuntimeConfig {
+            cache: Some(CodeCache::new(dir.path()).with_max_bytes(cap)),
+            ..RuntimeConfig::default()
+        })
+        .expect("runtime")
+    };
+    let runtime = capped();
+    let pause = || std::thread::sleep(std::time::Duration::from_millis(20));
+    let (a, b, c) = (&components[0], &components[1], &components[2]);
+    assert!(runtime.load(a.0, &a.1).expect("a").was_compiled());
+    pause();
+    assert!(runtime.load(b.0, &b.1).expect("b").was_compiled());
+    pause();
+    // A hit: `a` is now the most recently used.
+    assert!(!runtime.load(a.0, &a.1).expect("a again").was_compiled());
+    pause();
+    assert!(runtime.load(c.0, &c.1).expect("c").was_compiled());
+    assert_eq!(entries(dir.path()).len(), 2, "one entry evicted");
+    // `b` went (least recently used); `a` and `c` are still served from the cache.
+    let restarted = capped();
+    assert!(!restarted.load(a.0, &a.1).expect("a").was_compiled());
+    assert!(!restarted.load(c.0, &c.1).expect("c").was_compiled());
+    assert!(restarted.load(b.0, &b.1).expect("b").was_compiled());
+}

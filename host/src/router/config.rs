@@ -30,6 +30,8 @@ pub struct Config {
 pub struct RuntimeOptions {
     /// Where compiled plugins are cached (default: the user's cache directory).
     pub cache_dir: Option<PathBuf>,
+    /// The cache's size cap in MiB; the least recently used entries go first (default 2048).
+    pub cache_max_mib: Option<u64>,
 }
 
 /// The admin API: where it listens and the operator token it requires

@@ -68,6 +68,11 @@ impl Router {
         if let Some(dir) = &config.runtime.cache_dir {
             runtime_config.cache = Some(crate::runtime::CodeCache::new(dir));
         }
+        if let Some(mib) = config.runtime.cache_max_mib {
+            runtime_config.cache = runtime_config
+                .cache
+                .map(|c| c.with_max_bytes(mib.saturating_mul(1 << 20)));
+        }
         let runtime =
             Runtime::new(runtime_config).map_err(|e| StartError::Runtime(e.to_string()))?;
         let mut tenants = BTreeMap::new();
