@@ -14,6 +14,24 @@ fn component(package: &str) -> Vec<u8> {
     std::fs::read(common::plugin_path(package)).expect("component")
 }
 
+/// Uploads `package`'s component as tenant `swap`'s version `label` (with `token`, if any);
+/// the admin API's status and answer.
+async fn push(
+    rig: &Rig,
+    label: &str,
+    package: &str,
+    token: Option<&str>,
+) -> (u16, serde_json::Value) {
+    admin(
+        rig.admin,
+        "PUT",
+        &format!("/tenants/swap/plugin?label={label}"),
+        token,
+        component(package),
+    )
+    .await
+}
+
 const SWAP: &str = r#"
 [tenants.swap]
 apps = ["swap"]
@@ -171,14 +189,7 @@ async fn swapping_every_500ms_under_200_calls_per_second_drops_nothing() {
 async fn a_version_that_traps_on_started_is_rejected_at_the_smoke_call() {
     let sim = Sim::start(sim_config()).await.expect("sim");
     let rig = Rig::start(sim, SWAP).await;
-    let (status, body) = admin(
-        rig.admin,
-        "PUT",
-        "/tenants/swap/plugin?label=red",
-        Some(TOKEN),
-        component("swap-red"),
-    )
-    .await;
+    let (status, body) = push(&rig, "red", "swap-red", Some(TOKEN)).await;
     assert_eq!(status, 422);
     let reason = body["error"].as_str().unwrap_or_default();
     assert!(
@@ -209,14 +220,7 @@ async fn a_version_that_traps_on_started_is_rejected_at_the_smoke_call() {
 async fn a_version_failing_on_later_events_is_rolled_back_automatically() {
     let sim = Sim::start(sim_config()).await.expect("sim");
     let rig = Rig::start(sim, SWAP).await;
-    let (status, v) = admin(
-        rig.admin,
-        "PUT",
-        "/tenants/swap/plugin?label=amber",
-        Some(TOKEN),
-        component("swap-amber"),
-    )
-    .await;
+    let (status, v) = push(&rig, "amber", "swap-amber", Some(TOKEN)).await;
     assert_eq!(status, 201, "amber passes the smoke call: {v}");
     // One call at a time until the rollback: amber answers, then traps on the next event.
     let mut served = Vec::new();
@@ -275,25 +279,11 @@ async fn rollback_by_label_and_the_admin_token_is_required() {
             "{what}"
         );
     }
-    let (status, _) = admin(
-        rig.admin,
-        "PUT",
-        "/tenants/swap/plugin?label=green",
-        None,
-        component("swap-green"),
-    )
-    .await;
+    let (status, _) = push(&rig, "green", "swap-green", None).await;
     assert_eq!(status, 401, "an upload without a token changes nothing");
     assert_eq!(tenant(&rig).await["live"], "swap_blue");
 
-    let (status, _) = admin(
-        rig.admin,
-        "PUT",
-        "/tenants/swap/plugin?label=green",
-        Some(TOKEN),
-        component("swap-green"),
-    )
-    .await;
+    let (status, _) = push(&rig, "green", "swap-green", Some(TOKEN)).await;
     assert_eq!(status, 201);
     assert_eq!(tenant(&rig).await["live"], "green");
     let (status, v) = admin(
@@ -368,14 +358,7 @@ async fn a_migrating_tenant_moves_calls_to_the_new_version_at_their_next_event()
         sim.channel(&caller).is_some_and(|c| c.state == "Up")
     })
     .await;
-    let (status, _) = admin(
-        rig.admin,
-        "PUT",
-        "/tenants/swap/plugin?label=green",
-        Some(TOKEN),
-        component("swap-green"),
-    )
-    .await;
+    let (status, _) = push(&rig, "green", "swap-green", Some(TOKEN)).await;
     assert_eq!(status, 201);
     // The timer runs 4 s: room for the upload to compile green on an empty code cache.
     rig.until(Duration::from_secs(15), "call over", |sim| {

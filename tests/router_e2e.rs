@@ -205,11 +205,7 @@ async fn busy_no_answer_and_unavailable_hang_the_caller_up_with_the_right_cause(
             sim.bridge_ids().is_empty()
         })
         .await;
-        let began = Instant::now();
-        while !rig.table.is_empty() {
-            assert!(began.elapsed() < Duration::from_secs(2), "call record left");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        rig.until_no_calls(Duration::from_secs(2)).await;
         rig.stop().await;
     }
 }
@@ -247,11 +243,7 @@ async fn the_caller_hanging_up_while_the_leg_rings_ends_everything() {
         journal.contains(&format!("DELETE /bridges/{bridge}")),
         "bridge destroyed: {journal:#?}"
     );
-    let began = Instant::now();
-    while !rig.table.is_empty() {
-        assert!(began.elapsed() < Duration::from_secs(2), "call record left");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    rig.until_no_calls(Duration::from_secs(2)).await;
     rig.stop().await;
 }
 
@@ -324,15 +316,7 @@ cause = 41
         );
     }
     // The last calls leave the table once their bridge's DELETE is answered.
-    let began = Instant::now();
-    while !rig.table.is_empty() {
-        assert!(
-            began.elapsed() < Duration::from_secs(2),
-            "{} calls left",
-            rig.table.len()
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    rig.until_no_calls(Duration::from_secs(2)).await;
     let failed = failures(&rig.drain());
     assert_eq!(failed.len(), 1, "{failed:?}");
     assert!(
@@ -537,11 +521,7 @@ async fn a_call_whose_channels_vanished_while_the_socket_was_down_ends_on_resync
         sim.channel_ids().is_empty() && sim.bridge_ids().is_empty()
     })
     .await;
-    let began = Instant::now();
-    while !rig.table.is_empty() {
-        assert!(began.elapsed() < Duration::from_secs(2), "call record left");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    rig.until_no_calls(Duration::from_secs(2)).await;
     rig.stop().await;
 }
 

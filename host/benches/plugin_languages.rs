@@ -11,12 +11,10 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use callwasm::runtime::{
-    CodeCache, Event, InstanceMode, Limits, Plugin, Runtime, RuntimeConfig, Settings,
-};
+use callwasm::bench::dispatch;
+use callwasm::runtime::{CodeCache, Runtime, RuntimeConfig};
 use common::*;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn measuring() -> bool {
@@ -28,34 +26,10 @@ fn events() -> usize {
     if measuring() { 3_000 } else { 20 }
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
 fn median_of(n: usize, mut f: impl FnMut() -> Duration) -> Duration {
     let mut times: Vec<Duration> = (0..n).map(|_| f()).collect();
     times.sort();
     times[n / 2]
-}
-
-/// Median and p99 of `started` for a two-member sequential hunt (bridge-create, create,
-/// bridge-add, dial: four commands).
-fn per_event(plugin: &Plugin, mode: InstanceMode, conf: &Arc<Settings>) -> (Duration, Duration) {
-    let call = call(&[], vec![caller("600")]);
-    let limits = Limits::default();
-    let events = events();
-    for _ in 0..events / 10 + 1 {
-        handle_in(plugin, mode, &Event::Started, &call, conf, &limits).expect("warm-up");
-    }
-    let mut times = Vec::with_capacity(events);
-    for _ in 0..events {
-        let t = Instant::now();
-        let reply = handle_in(plugin, mode, &Event::Started, &call, conf, &limits).expect("handle");
-        times.push(t.elapsed());
-        assert_eq!(reply.commands.len(), 4, "the hunt group's first reply");
-    }
-    times.sort();
-    (percentile(&times, 0.5), percentile(&times, 0.99))
 }
 
 fn main() {
@@ -78,7 +52,6 @@ fn main() {
     if let Ok(only) = std::env::var("CALLWASM_BENCH_ONLY") {
         builds.retain(|(label, _)| *label == only);
     }
-    let conf = settings(&[("members", "PJSIP/alice,PJSIP/bob"), ("ring_timeout", "15")]);
     let compiles = if measuring() { 3 } else { 1 };
 
     println!(
@@ -120,20 +93,29 @@ fn main() {
             assert!(!plugin.was_compiled(), "loaded from the cache");
             t.elapsed()
         });
-        let plugin = cached.load(label, &bytes).expect("load");
-        let (fresh50, fresh99) = per_event(&plugin, InstanceMode::Fresh, &conf);
-        let (reuse50, reuse99) =
-            per_event(&plugin, InstanceMode::Reuse { max_uses: u32::MAX }, &conf);
+        // A two-member sequential hunt: bridge-create, create, bridge-add, dial.
+        let figure = dispatch::measure(
+            &cached,
+            &dispatch::Subject {
+                plugin: "hunt-group".into(),
+                language: label.clone(),
+                path: path.clone(),
+                settings: dispatch::hunt_group_settings(),
+                commands: 4,
+            },
+            events(),
+        )
+        .expect("per-event figures");
         println!(
             "{:<12} {:>7.2} MB {:>10.1} ms {:>9.1} ms {:>11.1} µs {:>9.1} µs {:>11.1} µs {:>9.1} µs",
             label,
             bytes.len() as f64 / 1e6,
             compile.as_secs_f64() * 1e3,
             load.as_secs_f64() * 1e3,
-            fresh50.as_secs_f64() * 1e6,
-            fresh99.as_secs_f64() * 1e6,
-            reuse50.as_secs_f64() * 1e6,
-            reuse99.as_secs_f64() * 1e6,
+            figure.fresh_p50_us,
+            figure.fresh_p99_us,
+            figure.reuse_p50_us,
+            figure.reuse_p99_us,
         );
     }
     println!(

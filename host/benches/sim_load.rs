@@ -13,22 +13,14 @@
 //! Run: `cargo bench -p callwasm --bench sim_load` (without `--bench` it is a quick smoke run).
 
 use callwasm::ari::{Auth, CreateChannel, Rest, RestConfig};
+use callwasm::bench::load::SimProcess;
+use callwasm::bench::sys::{cpu_of, own_cpu};
 use futures_util::StreamExt;
 use std::collections::HashMap;
-use std::io::BufRead;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
-
-/// User + system CPU time of a process, from /proc/<pid>/stat (clock ticks of 10 ms).
-fn cpu_time(pid: &str) -> Option<Duration> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some(Duration::from_millis((utime + stime) * 10))
-}
 
 fn micros_per(cpu: Option<Duration>, calls: usize) -> String {
     match cpu {
@@ -40,8 +32,8 @@ fn micros_per(cpu: Option<Duration>, calls: usize) -> String {
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn socket(port: u16, app: &str) -> Ws {
-    let url = format!("ws://127.0.0.1:{port}/ari/events?app={app}&api_key=asterisk:asterisk");
+async fn socket(ws_base: &str, app: &str) -> Ws {
+    let url = format!("{ws_base}/ari/events?app={app}&api_key=asterisk:asterisk");
     tokio_tungstenite::connect_async(url)
         .await
         .expect("websocket")
@@ -58,32 +50,16 @@ fn main() {
     if !full {
         println!("smoke run (no --bench): figures below are not measurements");
     }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("sim.toml");
-    std::fs::write(
-        &config,
-        format!(
+    let sim = SimProcess::start_with(
+        std::path::Path::new(env!("CARGO_BIN_EXE_callwasm")),
+        &format!(
             "[[traffic]]\napp = \"hold\"\nrate = 1000000.0\ncount = {held}\n\n\
              [[traffic]]\napp = \"flow\"\nrate = {rate}\ncount = {flow_calls}\n"
         ),
     )
-    .expect("write config");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_callwasm"))
-        .args(["sim", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&config)
-        .env("CALLWASM_LOG", "warn")
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("callwasm sim");
-    let pid = child.id().to_string();
-    let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let first = lines.next().expect("a line").expect("utf-8");
-    // Keep reading what the simulator prints, so it never writes into a closed pipe.
-    std::thread::spawn(move || lines.for_each(drop));
-    let port: u16 = first
-        .rsplit_once(':')
-        .and_then(|(_, p)| p.trim_end_matches("/ari").parse().ok())
-        .unwrap_or_else(|| panic!("no port in {first:?}"));
+    .expect("callwasm sim");
+    let pid = sim.pid();
+    let ws_base = sim.ws_base();
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -92,8 +68,8 @@ fn main() {
         .expect("tokio");
     runtime.block_on(async {
         // Part 1: calls held.
-        let mut ws = socket(port, "hold").await;
-        let sim_before = cpu_time(&pid);
+        let mut ws = socket(&ws_base, "hold").await;
+        let sim_before = cpu_of(pid);
         let began = Instant::now();
         let mut received = 0;
         while received < held {
@@ -103,11 +79,11 @@ fn main() {
             }
         }
         let elapsed = began.elapsed();
-        let sim_cpu = sim_before.zip(cpu_time(&pid)).map(|(a, b)| b.saturating_sub(a));
+        let sim_cpu = sim_before.zip(cpu_of(pid)).map(|(a, b)| b.saturating_sub(a));
         let rest = Rest::new(
             "sim",
             &RestConfig {
-                base_url: format!("http://127.0.0.1:{port}/ari"),
+                base_url: sim.base_url.clone(),
                 auth: Auth::Basic {
                     user: "asterisk".into(),
                     password: "asterisk".into(),
@@ -130,9 +106,9 @@ fn main() {
         let answered: Arc<Mutex<HashMap<String, oneshot::Sender<()>>>> = Arc::default();
         let done = Arc::new(AtomicUsize::new(0));
         let failed = Arc::new(AtomicUsize::new(0));
-        let mut ws = socket(port, "flow").await;
-        let sim_before = cpu_time(&pid);
-        let client_before = cpu_time("self");
+        let mut ws = socket(&ws_base, "flow").await;
+        let sim_before = cpu_of(pid);
+        let client_before = own_cpu();
         let began = Instant::now();
         let mut started = 0;
         while done.load(Ordering::Relaxed) + failed.load(Ordering::Relaxed) < flow_calls {
@@ -180,10 +156,8 @@ fn main() {
             }
         }
         let elapsed = began.elapsed();
-        let sim_cpu = sim_before.zip(cpu_time(&pid)).map(|(a, b)| b.saturating_sub(a));
-        let client_cpu = client_before
-            .zip(cpu_time("self"))
-            .map(|(a, b)| b.saturating_sub(a));
+        let sim_cpu = sim_before.zip(cpu_of(pid)).map(|(a, b)| b.saturating_sub(a));
+        let client_cpu = Some(own_cpu().saturating_sub(client_before));
         let completed = done.load(Ordering::Relaxed);
         // Kept up: the last call ended within half a second of the offered schedule (the
         // last call itself lasts 100 ms of ringing).
@@ -208,8 +182,7 @@ fn main() {
         );
         assert_eq!(failed.load(Ordering::Relaxed), 0, "every call completed");
     });
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(sim);
 }
 
 /// create, bridge, addChannel, dial; on answer: hang up both and destroy the bridge.

@@ -101,6 +101,20 @@ impl Rig {
         }
     }
 
+    /// Waits until the router's call table is empty (every call's record gone), or fails
+    /// after `limit` naming how many are left.
+    pub async fn until_no_calls(&self, limit: Duration) {
+        let began = Instant::now();
+        while !self.table.is_empty() {
+            assert!(
+                began.elapsed() < limit,
+                "{} call records left",
+                self.table.len()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
         let _ = tokio::time::timeout(Duration::from_secs(5), self.router).await;

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 /// A component to measure and the settings its `started` is called with.
 pub struct Subject {
-    pub plugin: &'static str,
-    pub language: &'static str,
+    pub plugin: String,
+    pub language: String,
     pub path: PathBuf,
     pub settings: Settings,
     /// Commands its reply to `started` must hold (checks the plugin really did its work).
@@ -147,7 +147,7 @@ pub fn measure(
     let bytes = std::fs::read(&subject.path)
         .map_err(|e| format!("cannot read {}: {e}", subject.path.display()))?;
     let plugin = runtime
-        .load(subject.plugin, &bytes)
+        .load(&subject.plugin, &bytes)
         .map_err(|e| format!("{}: {e}", subject.path.display()))?;
     let call = started_call();
     let settings = Arc::new(subject.settings.clone());
@@ -173,8 +173,8 @@ pub fn measure(
         return Err(f);
     }
     Ok(DispatchFigure {
-        plugin: subject.plugin.into(),
-        language: subject.language.into(),
+        plugin: subject.plugin.clone(),
+        language: subject.language.clone(),
         component_bytes: bytes.len() as u64,
         events,
         fresh_p50_us,

@@ -65,15 +65,20 @@ pub struct SimProcess {
 }
 
 impl SimProcess {
-    /// Starts `callwasm sim` with this file's contents as its config.
+    /// Starts `callwasm sim` (this executable) with this text as its config.
     pub fn start(config_text: &str) -> Result<SimProcess, String> {
+        let exe = std::env::current_exe().map_err(|e| format!("own executable: {e}"))?;
+        SimProcess::start_with(&exe, config_text)
+    }
+
+    /// Starts `<exe> sim` with this text as its config (a bench binary names `callwasm`).
+    pub fn start_with(exe: &Path, config_text: &str) -> Result<SimProcess, String> {
         static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let config =
             std::env::temp_dir().join(format!("callwasm-bench-{}-{n}.toml", std::process::id()));
         std::fs::write(&config, config_text)
             .map_err(|e| format!("cannot write {}: {e}", config.display()))?;
-        let exe = std::env::current_exe().map_err(|e| format!("own executable: {e}"))?;
         let mut child = Command::new(exe)
             .args(["sim", "--listen", "127.0.0.1:0", "--config"])
             .arg(&config)

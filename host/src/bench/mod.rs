@@ -15,7 +15,7 @@ pub mod floor;
 pub mod load;
 pub mod native;
 pub mod report;
-mod sys;
+pub mod sys;
 
 use dispatch::{DispatchFigure, NativeFigure, Subject};
 use load::{MemoryFigure, RatePoint};
@@ -89,30 +89,30 @@ pub async fn run(options: &Options, progress: &dyn Fn(&str)) -> Result<Report, S
     let early_dial = options.plugins.join("early_dial.wasm");
     let subjects = vec![
         Subject {
-            plugin: "early-dial",
-            language: "Rust",
+            plugin: "early-dial".into(),
+            language: "Rust".into(),
             path: early_dial.clone(),
             settings: dispatch::early_dial_settings(),
             // create, set-var, bridge-create, bridge-add, dial
             commands: 5,
         },
         Subject {
-            plugin: "hunt-group",
-            language: "Rust",
+            plugin: "hunt-group".into(),
+            language: "Rust".into(),
             path: options.plugins.join("hunt_group.wasm"),
             settings: dispatch::hunt_group_settings(),
             commands: 4,
         },
         Subject {
-            plugin: "hunt-group",
-            language: "Python",
+            plugin: "hunt-group".into(),
+            language: "Python".into(),
             path: options.examples.join("python_hunt_group.wasm"),
             settings: dispatch::hunt_group_settings(),
             commands: 4,
         },
         Subject {
-            plugin: "hunt-group",
-            language: "JavaScript",
+            plugin: "hunt-group".into(),
+            language: "JavaScript".into(),
             path: options.examples.join("js_hunt_group.wasm"),
             settings: dispatch::hunt_group_settings(),
             commands: 4,
