@@ -469,34 +469,40 @@ fn rest_of(sim: &Sim) -> callwasm::ari::Rest {
 #[tokio::test]
 async fn at_start_bridges_and_channels_of_dead_calls_are_removed_and_others_kept() {
     let sim = Sim::start(sim_config()).await.expect("sim");
-    // What a router that died mid-call left behind, and what belongs to someone else.
+    // What this router (instance "rig") left behind when it died mid-call, what another
+    // router instance on the same Asterisk holds, and what belongs to someone else.
     let rest = rest_of(&sim);
-    rest.create_bridge("cw-dead01-b1", "mixing")
+    for bridge in ["cw-rig.dead01-b1", "cw-other.live01-b1", "conference-7"] {
+        rest.create_bridge(bridge, "mixing").await.expect("bridge");
+    }
+    for leg in ["cw-rig.dead01-agent", "cw-other.live01-agent"] {
+        rest.create_channel(&callwasm::ari::CreateChannel {
+            endpoint: "PJSIP/bob",
+            app: "router",
+            channel_id: Some(leg),
+            ..Default::default()
+        })
         .await
-        .expect("bridge");
-    rest.create_bridge("conference-7", "mixing")
-        .await
-        .expect("bridge");
-    rest.create_channel(&callwasm::ari::CreateChannel {
-        endpoint: "PJSIP/bob",
-        app: "router",
-        channel_id: Some("cw-dead01-agent"),
-        ..Default::default()
-    })
-    .await
-    .expect("channel");
+        .expect("channel");
+    }
     let rig = Rig::start(sim, EARLY_DIAL).await;
-    rig.until(Duration::from_secs(5), "orphans removed", |sim| {
-        sim.bridge_ids() == vec!["conference-7".to_string()] && sim.channel_ids().is_empty()
+    rig.until(Duration::from_secs(5), "own orphans removed", |sim| {
+        sim.bridge_ids() == vec!["conference-7".to_string(), "cw-other.live01-b1".to_string()]
+            && sim.channel_ids() == vec!["cw-other.live01-agent".to_string()]
     })
     .await;
     let journal = rig.sim.journal();
-    assert!(journal.contains(&"DELETE /bridges/cw-dead01-b1".to_string()));
-    assert!(journal.contains(&"DELETE /channels/cw-dead01-agent?reason_code=16".to_string()));
+    assert!(journal.contains(&"DELETE /bridges/cw-rig.dead01-b1".to_string()));
+    assert!(journal.contains(&"DELETE /channels/cw-rig.dead01-agent?reason_code=16".to_string()));
+    // Give a wrong cleanup the time to happen, then check it did not.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let journal = rig.sim.journal();
     assert!(
         !journal
             .iter()
-            .any(|l| l.contains("DELETE /bridges/conference-7"))
+            .any(|l| l.starts_with("DELETE")
+                && (l.contains("conference-7") || l.contains("cw-other."))),
+        "{journal:#?}"
     );
     rig.stop().await;
 }

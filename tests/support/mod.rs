@@ -35,7 +35,7 @@ impl Rig {
     /// by the components' paths) against `sim`, with its admin API, and waits until it listens.
     pub async fn start(sim: Sim, tenants: &str) -> Rig {
         let text = format!(
-            "[servers.sim]\nurl = \"{}\"\nuser = \"asterisk\"\npassword = \"asterisk\"\n\n{}",
+            "instance = \"rig\"\n[servers.sim]\nurl = \"{}\"\nuser = \"asterisk\"\npassword = \"asterisk\"\n\n{}",
             sim.base_url(),
             tenants
                 .replace(

@@ -1,7 +1,8 @@
 //! The floor: the seed flow's REST requests issued by the least a client can be, so the
 //! router's overhead shows as a ratio. No plugin, no call table, no checks, no failure policy:
 //! on each StasisStart it creates the leg with the same variables (connected line, X_TENANT),
-//! creates the bridge, adds caller and leg (connected-line updates inhibited) and dials; on the
+//! creates the bridge, waits for the leg's StasisStart (Asterisk may answer the create first:
+//! ari-samples t4), adds caller and leg (connected-line updates inhibited) and dials; on the
 //! leg's answer it answers the caller; when the caller hangs up it hangs the leg up and
 //! destroys the bridge. The same requests, in the same order, as the router running
 //! early-dial with the bench's settings (tests/router_e2e.rs checks both against the
@@ -27,6 +28,7 @@ pub struct FloorOutcome {
 /// Signals a call's task waits on, by channel id.
 #[derive(Default)]
 struct Waiting {
+    entered: HashMap<String, oneshot::Sender<()>>,
     answered: HashMap<String, oneshot::Sender<()>>,
     gone: HashMap<String, oneshot::Sender<()>>,
 }
@@ -88,13 +90,20 @@ pub async fn run(
             continue;
         };
         match event {
-            Event::StasisStart(e) if !e.channel.id.starts_with("floor-") => {
+            Event::StasisStart(e) if e.channel.id.starts_with("floor-") => {
+                if let Some(tx) = lock(&waiting).entered.remove(&e.channel.id) {
+                    let _ = tx.send(());
+                }
+            }
+            Event::StasisStart(e) => {
                 let caller = e.channel.id;
                 let leg = format!("floor-{caller}");
+                let (entered_tx, entered) = oneshot::channel();
                 let (answered_tx, answered) = oneshot::channel();
                 let (gone_tx, gone) = oneshot::channel();
                 {
                     let mut w = lock(&waiting);
+                    w.entered.insert(leg.clone(), entered_tx);
                     w.answered.insert(leg, answered_tx);
                     w.gone.insert(caller.clone(), gone_tx);
                 }
@@ -106,7 +115,12 @@ pub async fn run(
                 );
                 let app = app.to_string();
                 tokio::spawn(async move {
-                    match seed_flow(&rest, &app, &caller, received, answered, gone, &dials).await {
+                    let signals = Signals {
+                        entered,
+                        answered,
+                        gone,
+                    };
+                    match seed_flow(&rest, &app, &caller, received, signals, &dials).await {
                         Ok(()) => completed.fetch_add(1, Ordering::Relaxed),
                         Err(e) => {
                             tracing::warn!(%caller, "floor call failed: {e}");
@@ -140,16 +154,27 @@ fn caller_gone(waiting: &Mutex<Waiting>, id: &str) {
     }
 }
 
+/// What one call's task waits on: its leg's StasisStart, the leg's answer, the caller's end.
+struct Signals {
+    entered: oneshot::Receiver<()>,
+    answered: oneshot::Receiver<()>,
+    gone: oneshot::Receiver<()>,
+}
+
 /// One call's requests, in the router's order.
 async fn seed_flow(
     rest: &Rest,
     app: &str,
     caller: &str,
     received: Instant,
-    answered: oneshot::Receiver<()>,
-    gone: oneshot::Receiver<()>,
+    signals: Signals,
     dials: &Mutex<Vec<(Instant, Duration)>>,
 ) -> Result<(), crate::ari::AriError> {
+    let Signals {
+        entered,
+        answered,
+        gone,
+    } = signals;
     let leg = format!("floor-{caller}");
     let bridge = format!("floorb-{caller}");
     rest.create_channel(&CreateChannel {
@@ -165,6 +190,7 @@ async fn seed_flow(
     })
     .await?;
     rest.create_bridge(&bridge, "mixing").await?;
+    let _ = tokio::time::timeout(Duration::from_secs(5), entered).await;
     rest.add_channels(&bridge, &[caller, &leg], true).await?;
     lock(dials).push((Instant::now(), received.elapsed()));
     rest.dial(&leg, None, Some(30)).await?;

@@ -11,10 +11,19 @@ use std::collections::BTreeMap;
 /// own bridges by it.
 pub const ID_PREFIX: &str = "cw-";
 
+/// How long a channel the router created may take to enter the application (its StasisStart)
+/// before a command that needs it there fails.
+pub const ENTRY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// How long after a created leg left the application on a hangup its ChannelDestroyed may
+/// take before the router takes it as gone all the same.
+pub const DESTROY_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The handle of the channel that opened the call.
 pub const CALLER: &str = "caller";
 
-/// The Asterisk id for `handle` in call `call`: `cw-<call>-<handle>`.
+/// The Asterisk id for `handle` in call `call`: `cw-<call>-<handle>`. A call id is
+/// `<instance>.<serial>`, so every id names the router instance that made it.
 pub fn ari_id(call: &str, handle: &str) -> String {
     format!("{ID_PREFIX}{call}-{handle}")
 }
@@ -24,6 +33,42 @@ pub fn ari_id(call: &str, handle: &str) -> String {
 pub fn call_of(ari_id: &str) -> Option<&str> {
     let rest = ari_id.strip_prefix(ID_PREFIX)?;
     rest.split_once('-').map(|(call, _)| call)
+}
+
+/// The router instance that made an id (`cw-<instance>.<serial>-<handle>`); None for ids it
+/// did not make, including those of older routers that did not name their instance.
+pub fn instance_of(ari_id: &str) -> Option<&str> {
+    call_of(ari_id)?
+        .split_once('.')
+        .map(|(instance, _)| instance)
+}
+
+/// Whether `name` can be a router instance's name: 1–32 characters of `A-Z a-z 0-9 _`
+/// (ids are split on `.` and `-`).
+pub fn valid_instance(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 32
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// A default instance name from the host name: other characters become `_`.
+pub fn instance_from_host(host: &str) -> String {
+    let name: String = host
+        .chars()
+        .take(32)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if name.is_empty() {
+        "callwasm".into()
+    } else {
+        name
+    }
 }
 
 /// Whether a plugin's handle is usable: 1–48 characters of `A-Z a-z 0-9 _ -`. Asterisk ids
@@ -45,6 +90,37 @@ pub enum LegCallerId {
     Given,
 }
 
+/// Where a channel stands with the call's Stasis application. What Asterisk sends at the end
+/// differs by how the channel came (ari-samples t1–t6): a channel the router created is
+/// subscribed to the app and always gets ChannelDestroyed; one that entered Stasis from the
+/// dialplan gets ChannelHangupRequest, ChannelLeftBridge, StasisEnd and then nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LegPhase {
+    /// Created by the router; its StasisStart has not arrived, so Asterisk may still refuse
+    /// it in a bridge (422) or a dial: commands that need it in the app wait.
+    Entering,
+    /// In the application.
+    InStasis,
+    /// Asterisk announced a hangup request with this cause (Q.850; `None` when it gave none).
+    HangingUp(Option<i64>),
+    /// A created leg left the app after a hangup request; its ChannelDestroyed (with the
+    /// real cause) is due, and [`DESTROY_GRACE`] bounds the wait.
+    Leaving(Option<i64>),
+}
+
+impl LegPhase {
+    /// The cause a hangup request gave, as the plugin should hear it: none (a SIP BYE) and
+    /// Asterisk's soft-hangup flag 32 (an ARI hangup, a dial timeout) are normal clearing.
+    pub fn hangup_cause(self) -> u16 {
+        match self {
+            LegPhase::HangingUp(Some(c)) | LegPhase::Leaving(Some(c)) if c != 32 => {
+                u16::try_from(c).unwrap_or(16)
+            }
+            _ => 16,
+        }
+    }
+}
+
 /// A channel of the call.
 #[derive(Debug, Clone)]
 pub struct Leg {
@@ -52,15 +128,31 @@ pub struct Leg {
     /// Asterisk's last word on the channel.
     pub model: AriChannel,
     pub caller_id: LegCallerId,
+    /// The router created it (`create`): Asterisk will announce its destruction.
+    pub created: bool,
+    pub phase: LegPhase,
     /// A dial was sent.
     pub dialed: bool,
     /// A final dial status (answer, busy, …) reached the plugin.
     pub dial_settled: bool,
-    /// Asterisk announced a hangup request: a StasisEnd that follows means it is going away,
-    /// not leaving for the dialplan.
-    pub hanging_up: bool,
     /// When the router learnt of it (a channel list fetched before cannot know it).
     pub since: std::time::Instant,
+}
+
+impl Leg {
+    /// The channel that opened a call (it entered Stasis from the dialplan).
+    pub fn inbound(model: AriChannel) -> Leg {
+        Leg {
+            ari_id: model.id.clone(),
+            model,
+            caller_id: LegCallerId::PassThrough,
+            created: false,
+            phase: LegPhase::InStasis,
+            dialed: false,
+            dial_settled: false,
+            since: std::time::Instant::now(),
+        }
+    }
 }
 
 /// A bridge the call created.
@@ -200,12 +292,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ids_carry_the_call() {
-        let id = ari_id("a1b2", "agent-2");
-        assert_eq!(id, "cw-a1b2-agent-2");
-        assert_eq!(call_of(&id), Some("a1b2"));
-        assert_eq!(call_of("cw-a1b2-agent-2;2"), Some("a1b2"));
+    fn ids_carry_the_call_and_the_instance() {
+        let id = ari_id("r1.a1b2", "agent-2");
+        assert_eq!(id, "cw-r1.a1b2-agent-2");
+        assert_eq!(call_of(&id), Some("r1.a1b2"));
+        assert_eq!(instance_of(&id), Some("r1"));
+        assert_eq!(call_of("cw-r1.a1b2-agent-2;2"), Some("r1.a1b2"));
+        assert_eq!(instance_of("cw-r2.a1b2-agent-2;2"), Some("r2"));
         assert_eq!(call_of("1795667013.2"), None);
+        assert_eq!(instance_of("1795667013.2"), None);
+        assert_eq!(instance_of("cw-dead01-b1"), None);
+        assert!(valid_instance("r1_east"));
+        assert!(!valid_instance("r1.east"));
+        assert!(!valid_instance("r1-east"));
+        assert!(!valid_instance(""));
+        assert_eq!(instance_from_host("pbx-01.example"), "pbx_01_example");
         assert!(valid_handle("agent_2-b"));
         assert!(!valid_handle("../x"));
         assert!(!valid_handle(""));

@@ -14,6 +14,11 @@ use std::time::Duration;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// This router's name, 1–32 characters of `A-Z a-z 0-9 _` (default: the host name with
+    /// other characters as `_`). Every channel and bridge id it makes carries it, and it only
+    /// ever cleans up ids with its own name: give each router sharing an Asterisk its own,
+    /// and keep it across restarts so a restarted router finds what it left.
+    pub instance: Option<String>,
     #[serde(default)]
     pub runtime: RuntimeOptions,
     /// The admin HTTP API; none when absent.
@@ -240,6 +245,17 @@ impl Default for FailurePolicy {
 pub type ConfigError = crate::toml_error::FileError;
 
 impl Config {
+    /// The router's instance name: the configured one, or one made from the host name.
+    pub fn instance_name(&self) -> String {
+        if let Some(name) = &self.instance {
+            return name.clone();
+        }
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+            .unwrap_or_default();
+        crate::router::call::instance_from_host(host.trim())
+    }
+
     /// Reads and checks a config file; plugin paths become relative to its directory.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let mut config = crate::toml_error::load(path, Config::parse)?;
@@ -266,6 +282,13 @@ impl Config {
 
     /// What the types cannot say: at least one server and tenant, URLs, apps unique.
     fn check(&self) -> Result<(), String> {
+        if let Some(instance) = &self.instance
+            && !crate::router::call::valid_instance(instance)
+        {
+            return Err(format!(
+                "instance: expected 1-32 characters of A-Z a-z 0-9 _, got {instance:?}"
+            ));
+        }
         if self.servers.is_empty() {
             return Err("servers: expected at least one Asterisk server".into());
         }

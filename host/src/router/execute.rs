@@ -2,8 +2,14 @@
 //! (`cw-<call>-<handle>`); the record learns of new channels, bridges and playbacks before
 //! their requests go out, because Asterisk's events about them can arrive before its answer.
 //! The first command that fails stops the rest; its failure goes back to the plugin.
+//!
+//! A channel the router created may not be in the application yet when Asterisk answers the
+//! create (ari-samples t4: the 200 came before the StasisStart in 106 of 120 creates, and an
+//! addChannel sent in between got 422). A command that needs such a leg in the application
+//! pauses the list ([`Executed::Waiting`]) until the call's task has seen its StasisStart;
+//! commands that do not (set-var, timers) go at once.
 
-use super::call::{BridgeRecord, CALLER, CallRecord, Leg, LegCallerId, ari_id};
+use super::call::{BridgeRecord, CALLER, CallRecord, Leg, LegCallerId, LegPhase, ari_id};
 use super::check::command_name;
 use super::timers::Timers;
 use crate::ari::models::Channel as AriChannel;
@@ -13,18 +19,35 @@ use crate::runtime::{self as wit, CallerId, Command, Target};
 /// What a timer firing puts in the call's queue.
 pub type TimerFire<T> = fn(String) -> T;
 
-/// Runs `commands` for `call`. Returns the first failure, as the plugin will see it.
+/// How far a reply got.
+#[derive(Debug, PartialEq)]
+pub enum Executed {
+    /// Every command was carried out.
+    Done,
+    /// The command at `index` failed; the rest were not sent.
+    Failed(wit::Failure),
+    /// The command at `index` needs the leg `leg` in the application and its StasisStart has
+    /// not arrived: run the list again from `index` once it has.
+    Waiting { index: usize, leg: String },
+}
+
+/// Runs `commands[from..]` for `call`. Stops at the first failure, as the plugin will see
+/// it, or at a command whose leg has not entered the application yet.
 pub async fn execute<T: Send + 'static>(
     call: &mut CallRecord,
     rest: &Rest,
     commands: &[Command],
+    from: usize,
     timers: &mut Timers,
     queue: &tokio::sync::mpsc::UnboundedSender<T>,
     fire: TimerFire<T>,
-) -> Result<(), wit::Failure> {
-    let mut index = 0;
+) -> Executed {
+    let mut index = from;
     while index < commands.len() {
         let command = &commands[index];
+        if let Some(leg) = entering_leg(call, command) {
+            return Executed::Waiting { index, leg };
+        }
         // The set-vars right after a create, on the new leg, travel in the create request's
         // body: one round trip instead of one each. If the create fails, they were not
         // carried out, as the contract says of the commands after a failed one.
@@ -44,16 +67,57 @@ pub async fn execute<T: Send + 'static>(
             _ => (run_one(call, rest, command, timers, queue, fire).await, 0),
         };
         if let Err(e) = result {
-            return Err(wit::Failure {
-                index: u32::try_from(index).unwrap_or(u32::MAX),
-                command: command_name(command).into(),
-                status: e.status().unwrap_or(0),
-                message: e.message(),
-            });
+            return Executed::Failed(failure(
+                index,
+                command,
+                e.status().unwrap_or(0),
+                e.message(),
+            ));
         }
         index += 1 + folded;
     }
-    Ok(())
+    Executed::Done
+}
+
+/// The failure of `commands[index]`, as the plugin hears it.
+pub fn failure(index: usize, command: &Command, status: u16, message: String) -> wit::Failure {
+    wit::Failure {
+        index: u32::try_from(index).unwrap_or(u32::MAX),
+        command: command_name(command).into(),
+        status,
+        message,
+    }
+}
+
+/// The first leg `command` needs in the application that has not entered it yet. Asterisk
+/// looks up the channel's Stasis control for these (res/ari/resource_channels.c
+/// `find_control`) and refuses a channel that has none yet (422 addChannel, 409 otherwise);
+/// hangups, bridges and timers work at once, and the variables folded into a create travel
+/// with it.
+fn entering_leg(call: &CallRecord, command: &Command) -> Option<String> {
+    let channels: &[String] = match command {
+        Command::SetVar(v) => std::slice::from_ref(&v.channel),
+        Command::BridgeAdd(m) | Command::BridgeRemove(m) => &m.channels,
+        Command::Dial(d) => std::slice::from_ref(&d.leg),
+        Command::Answer(h) | Command::Ring(h) | Command::Progress(h) | Command::StopMoh(h) => {
+            std::slice::from_ref(h)
+        }
+        Command::StartMoh(m) => std::slice::from_ref(&m.channel),
+        Command::ContinueInDialplan(c) => std::slice::from_ref(&c.channel),
+        Command::Play(p) => match &p.target {
+            Target::Channel(h) => std::slice::from_ref(h),
+            Target::Bridge(_) => &[],
+        },
+        _ => &[],
+    };
+    channels
+        .iter()
+        .find(|h| {
+            call.legs
+                .get(h.as_str())
+                .is_some_and(|l| l.phase == LegPhase::Entering)
+        })
+        .cloned()
 }
 
 /// Hanging up or stopping something already gone is not a failure: the goal holds.
@@ -103,9 +167,10 @@ async fn create(
                 CallerId::PassThrough => LegCallerId::PassThrough,
                 CallerId::Given(_) => LegCallerId::Given,
             },
+            created: true,
+            phase: LegPhase::Entering,
             dialed: false,
             dial_settled: false,
-            hanging_up: false,
             since: std::time::Instant::now(),
         }),
     );

@@ -14,6 +14,7 @@ pub mod execute;
 pub mod observe;
 pub mod plugin_dir;
 pub mod session;
+pub mod stranded;
 pub mod table;
 pub mod tenant;
 pub mod timers;
@@ -24,7 +25,7 @@ pub mod workers;
 use crate::ari::events::Event as Ari;
 use crate::ari::{Auth, EventStream, Rest, RestConfig, ServerItem, StreamConfig, StreamItem};
 use crate::runtime::{Runtime, RuntimeConfig};
-use call::{CALLER, CallRecord, Leg, LegCallerId, call_of};
+use call::{CallRecord, Leg, call_of, instance_of};
 use config::Config;
 use observe::{Observation, Observer};
 use session::{CallInput, Session};
@@ -55,7 +56,9 @@ pub struct Router {
     servers: BTreeMap<String, (Rest, RestConfig)>,
     table: Arc<CallTable>,
     observer: Observer,
-    /// Call ids: a random prefix per router run, then a counter (no `-`: ids embed them).
+    /// This router's name: every id it makes carries it, and it cleans up only those.
+    instance: String,
+    /// Call ids: `<instance>.<random prefix per run><counter>` (no `-`: ids embed them).
     id_prefix: u32,
     next_call: AtomicU64,
 }
@@ -107,6 +110,7 @@ impl Router {
             servers,
             table: Arc::new(CallTable::default()),
             observer,
+            instance: config.instance_name(),
             id_prefix: fastrand::u32(..0x100_0000),
             next_call: AtomicU64::new(1),
         })
@@ -120,6 +124,16 @@ impl Router {
     /// The live calls.
     pub fn table(&self) -> Arc<CallTable> {
         self.table.clone()
+    }
+
+    /// This router's instance name.
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    /// Whether this router made the channel or bridge `id`.
+    fn made(&self, id: &str) -> bool {
+        instance_of(id) == Some(self.instance.as_str())
     }
 
     /// Runs until `shutdown` turns true: keeps every server's event stream up and routes.
@@ -167,9 +181,8 @@ impl Router {
         match item.item {
             StreamItem::Event(event) => self.dispatch(&server, event, item.received),
             StreamItem::Resynced { channels, bridges } => {
-                let live: HashSet<String> = channels.iter().map(|c| c.id.clone()).collect();
                 let bridges: Vec<String> = bridges.into_iter().map(|b| b.id).collect();
-                self.reconcile(&server, live, bridges);
+                self.reconcile(&server, channels, bridges);
             }
             StreamItem::Connected => tracing::info!(%server, "event stream connected"),
             StreamItem::Disconnected { reason } => {
@@ -189,10 +202,10 @@ impl Router {
             if let Some(entry) = self.table.get(&call) {
                 let _ = entry.queue.send(CallInput::Ari(event));
             } else if let Ari::StasisStart(e) = &*event
-                && call_of(&e.channel.id).is_some()
+                && self.made(&e.channel.id)
             {
-                // A channel of a call that is over (a restart, a lost race): nobody can
-                // drive it.
+                // A channel of one of this router's calls that is over (a restart, a lost
+                // race): nobody can drive it. Another router's channels are its own.
                 self.hang_up_orphan(server, &e.channel.id);
             }
             return;
@@ -218,7 +231,7 @@ impl Router {
             return;
         };
         let n = self.next_call.fetch_add(1, Ordering::Relaxed);
-        let id = format!("{:06x}{n:x}", self.id_prefix);
+        let id = format!("{}.{:06x}{n:x}", self.instance, self.id_prefix);
         let mut record = CallRecord::new(
             id.clone(),
             &tenant.name,
@@ -228,16 +241,8 @@ impl Router {
         );
         record.received = received;
         record.legs.insert(
-            CALLER.into(),
-            Box::new(Leg {
-                ari_id: e.channel.id.clone(),
-                model: e.channel.clone(),
-                caller_id: LegCallerId::PassThrough,
-                dialed: false,
-                dial_settled: false,
-                hanging_up: false,
-                since: Instant::now(),
-            }),
+            call::CALLER.into(),
+            Box::new(Leg::inbound(e.channel.clone())),
         );
         let (queue, inputs) = mpsc::unbounded_channel();
         self.table.insert(
@@ -281,8 +286,16 @@ impl Router {
     }
 
     /// After a (re)connect: every call of this server checks its channels against the list;
-    /// bridges and channels the router made for calls that are no more are removed.
-    fn reconcile(&self, server: &str, live: HashSet<String>, bridges: Vec<String>) {
+    /// bridges and channels this router made for calls that are no more are removed (never
+    /// another router's); callers sitting in a tenant's app with no call get the tenant's
+    /// failure policy ([`stranded`]).
+    fn reconcile(
+        &self,
+        server: &str,
+        channels: Vec<crate::ari::models::Channel>,
+        bridges: Vec<String>,
+    ) {
+        let live: HashSet<String> = channels.iter().map(|c| c.id.clone()).collect();
         let live = Arc::new(live);
         let at = Instant::now();
         let calls = self.table.calls();
@@ -295,7 +308,9 @@ impl Router {
         let Some((rest, _)) = self.servers.get(server) else {
             return;
         };
-        let orphans = |id: &String| call_of(id).is_some_and(|c| self.table.get(c).is_none());
+        stranded::look_after(server, &channels, &self.by_app, &self.table, rest);
+        let orphans =
+            |id: &String| self.made(id) && call_of(id).is_some_and(|c| self.table.get(c).is_none());
         let orphan_bridges: Vec<String> = bridges.into_iter().filter(orphans).collect();
         let orphan_channels: Vec<String> = live.iter().filter(|id| orphans(id)).cloned().collect();
         if orphan_bridges.is_empty() && orphan_channels.is_empty() {

@@ -3,20 +3,24 @@
 //! plugin code never stalls the threads that read the WebSocket and send REST), checks the
 //! reply, carries it out, and applies the tenant's failure policy when the plugin fails. When
 //! the call's last channel is gone it destroys the call's bridges and leaves the table.
+//!
+//! Inputs that arrive while a reply waits for a created leg to enter the application are
+//! taken into the record at once (that is how the wait ends) and their contract events queue
+//! behind the reply: the plugin still sees one event at a time, in Asterisk's order.
 
-use super::call::{CALLER, CallRecord};
+use super::call::{CALLER, CallRecord, DESTROY_GRACE, ENTRY_TIMEOUT, LegPhase};
 use super::check::check;
-use super::execute::execute;
+use super::execute::{Executed, execute, failure};
 use super::observe::{Observation, Observer};
 use super::table::CallTable;
 use super::tenant::{OnFailure, Tenant, TenantCounters};
 use super::timers::Timers;
-use super::translate::{remove_leg, translate};
+use super::translate::{gone, translate};
 use super::versions::Version;
 use crate::ari::Rest;
 use crate::ari::events::Event as Ari;
 use crate::runtime::{self as wit, Invocation, Plugin, PluginError};
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::mpsc;
@@ -34,6 +38,9 @@ pub enum CallInput {
         live: Arc<HashSet<String>>,
         at: Instant,
     },
+    /// A created leg left the application on a hangup [`DESTROY_GRACE`] ago: if its
+    /// ChannelDestroyed has still not come, it is gone all the same.
+    DestroyGrace(String),
 }
 
 /// How many `command-failed` rounds one input may cause before the call is given up: a plugin
@@ -69,6 +76,8 @@ pub struct Session {
     was_refused: bool,
     /// The first dial's latency went to the observer.
     dial_reported: bool,
+    /// Contract events taken in while a reply was being carried out, not yet delivered.
+    pending: VecDeque<wit::Event>,
 }
 
 impl Session {
@@ -101,6 +110,7 @@ impl Session {
             refused: None,
             was_refused: false,
             dial_reported: false,
+            pending: VecDeque::new(),
         }
     }
 
@@ -118,16 +128,61 @@ impl Session {
     /// REST requests) and ending the call are boxed, so their large futures exist only while
     /// they run instead of sizing every waiting call's task (10,000 calls in flight).
     pub async fn run(mut self, mut inputs: mpsc::UnboundedReceiver<CallInput>) {
-        while let Some(input) = inputs.recv().await {
-            let events = self.absorb(input);
-            for event in events {
-                Box::pin(self.deliver(event)).await;
+        loop {
+            if let Some(event) = self.pending.pop_front() {
+                Box::pin(self.deliver(event, &mut inputs)).await;
+                continue;
             }
             if self.record.legs.is_empty() {
                 break;
             }
+            let Some(input) = inputs.recv().await else {
+                break;
+            };
+            let events = self.absorb(input);
+            self.pending.extend(events);
         }
         Box::pin(self.end()).await;
+    }
+
+    /// Waits until the created leg `leg` has entered the application, taking in the call's
+    /// other inputs meanwhile. Err when it went away first or took longer than
+    /// [`ENTRY_TIMEOUT`]; a leg that never came is hung up and leaves the call.
+    async fn until_in_stasis(
+        &mut self,
+        leg: &str,
+        inputs: &mut mpsc::UnboundedReceiver<CallInput>,
+    ) -> Result<(), String> {
+        let deadline = tokio::time::Instant::now() + ENTRY_TIMEOUT;
+        loop {
+            match self.record.legs.get(leg).map(|l| l.phase) {
+                None => return Err(format!("{leg} hung up before it entered the application")),
+                Some(LegPhase::Entering) => {}
+                Some(_) => return Ok(()),
+            }
+            match tokio::time::timeout_at(deadline, inputs.recv()).await {
+                Ok(Some(input)) => {
+                    let events = self.absorb(input);
+                    self.pending.extend(events);
+                }
+                Ok(None) => return Err("the call is shutting down".into()),
+                Err(_) => {
+                    let id = self.record.legs.get(leg).map(|l| l.ari_id.clone());
+                    if let Some(id) = id
+                        && let Err(e) = self.rest.hangup(&id, 41).await
+                        && e.status() != Some(404)
+                    {
+                        tracing::warn!(call = %self.record.id, %leg, error = %e, "hanging up a leg that never entered the application failed");
+                    }
+                    let events = gone(&mut self.record, leg, 41, "Temporary failure");
+                    self.pending.extend(events);
+                    return Err(format!(
+                        "{leg} did not enter the application within {} ms",
+                        ENTRY_TIMEOUT.as_millis()
+                    ));
+                }
+            }
+        }
     }
 
     /// Applies an input to the record; the contract events it means for the plugin.
@@ -136,6 +191,19 @@ impl Session {
             CallInput::Ari(event) => {
                 let caller_id = self.record.legs.get(CALLER).map(|l| l.ari_id.clone());
                 let mut events = translate(&mut self.record, &event);
+                if let Ari::StasisEnd(e) = &*event
+                    && let Some(h) = self.record.leg_handle(&e.channel.id)
+                    && matches!(
+                        self.record.legs.get(h).map(|l| l.phase),
+                        Some(LegPhase::Leaving(_))
+                    )
+                {
+                    let (queue, handle) = (self.queue.clone(), h.to_string());
+                    tokio::spawn(async move {
+                        tokio::time::sleep(DESTROY_GRACE).await;
+                        let _ = queue.send(CallInput::DestroyGrace(handle));
+                    });
+                }
                 if let Ari::StasisStart(e) = &*event
                     && Some(&e.channel.id) == caller_id.as_ref()
                     && !self.started
@@ -159,23 +227,35 @@ impl Session {
                     .collect();
                 vanished
                     .into_iter()
-                    .map(|h| {
+                    .flat_map(|h| {
                         tracing::warn!(call = %self.record.id, leg = %h, "channel vanished while the event stream was down");
-                        remove_leg(&mut self.record, &h);
-                        wit::Event::HungUp(wit::Hangup {
-                            channel: h,
-                            cause: 0,
-                            cause_text: "Unknown".into(),
-                        })
+                        gone(&mut self.record, &h, 0, "Unknown")
                     })
                     .collect()
             }
+            CallInput::DestroyGrace(handle) => match self.record.legs.get(&handle) {
+                Some(leg) if matches!(leg.phase, LegPhase::Leaving(_)) => {
+                    let cause = leg.phase.hangup_cause();
+                    tracing::debug!(call = %self.record.id, leg = %handle, "no ChannelDestroyed after the leg left the application; taken as gone");
+                    gone(
+                        &mut self.record,
+                        &handle,
+                        cause,
+                        crate::ari::cause_text(cause.into()),
+                    )
+                }
+                _ => Vec::new(),
+            },
         }
     }
 
     /// Hands one event to the plugin and carries out its reply; failed commands come back as
     /// `command-failed`, up to a bound.
-    async fn deliver(&mut self, mut event: wit::Event) {
+    async fn deliver(
+        &mut self,
+        mut event: wit::Event,
+        inputs: &mut mpsc::UnboundedReceiver<CallInput>,
+    ) {
         if let Some(reason) = self.refused.take() {
             TenantCounters::add(&self.tenant.counters.calls_refused, 1);
             self.observer.send(Observation::PluginFailed {
@@ -198,7 +278,8 @@ impl Session {
                 return;
             }
             let (outcome, plugin_time) = self.invoke(&event).await;
-            let counters = &self.tenant.counters;
+            let tenant = self.tenant.clone();
+            let counters = &tenant.counters;
             TenantCounters::add(&counters.events_handled, 1);
             TenantCounters::add(
                 &counters.plugin_nanos,
@@ -248,15 +329,31 @@ impl Session {
                 });
             }
             let queue = self.queue.clone();
-            let result = execute(
-                &mut self.record,
-                &self.rest,
-                &reply.commands,
-                &mut self.timers,
-                &queue,
-                CallInput::Timer,
-            )
-            .await;
+            let mut from = 0;
+            let result = loop {
+                let executed = execute(
+                    &mut self.record,
+                    &self.rest,
+                    &reply.commands,
+                    from,
+                    &mut self.timers,
+                    &queue,
+                    CallInput::Timer,
+                )
+                .await;
+                match executed {
+                    Executed::Done => break Ok(()),
+                    Executed::Failed(failure) => break Err(failure),
+                    Executed::Waiting { index, leg } => {
+                        match self.until_in_stasis(&leg, inputs).await {
+                            Ok(()) => from = index,
+                            Err(message) => {
+                                break Err(failure(index, &reply.commands[index], 0, message));
+                            }
+                        }
+                    }
+                }
+            };
             if let Some(after) = self.record.first_dial
                 && !self.dial_reported
             {

@@ -4,10 +4,17 @@
 //! - a dial that times out ends with ChannelDestroyed cause 19 and no NOANSWER Dial event
 //!   (ari-samples): the plugin gets `dial-status no-answer`, derived from the cause, before
 //!   `hung-up`; the same for any leg that ends before its dial settled;
-//! - a StasisEnd after a hangup request is the channel going away (`hung-up` follows with the
-//!   cause); one without is the channel leaving for the dialplan (`left`).
+//! - a StasisEnd after a hangup request is the channel going away; one without is the channel
+//!   leaving for the dialplan (`left`). A channel that entered from the dialplan gets nothing
+//!   after that StasisEnd (no ChannelDestroyed: ari-samples t1, t2, t5, t6), so it is
+//!   `hung-up` right there, with the hangup request's cause. A channel the router created is
+//!   subscribed and gets ChannelDestroyed with the real cause (19 for a dial timeout where the
+//!   request said 32), so its `hung-up` waits for that, bounded by [`DESTROY_GRACE`].
+//!
+//! [`DESTROY_GRACE`]: super::call::DESTROY_GRACE
 
-use super::call::CallRecord;
+use super::call::{CallRecord, LegPhase};
+use crate::ari::cause_text;
 use crate::ari::events::Event as Ari;
 use crate::runtime as wit;
 
@@ -84,6 +91,9 @@ pub fn translate(call: &mut CallRecord, event: &Ari) -> Vec<wit::Event> {
                 && let Some(leg) = call.legs.get_mut(&h)
             {
                 leg.model = e.channel.clone();
+                if leg.phase == LegPhase::Entering {
+                    leg.phase = LegPhase::InStasis;
+                }
             }
         }
         Ari::ChannelStateChange(e) => {
@@ -110,35 +120,39 @@ pub fn translate(call: &mut CallRecord, event: &Ari) -> Vec<wit::Event> {
         Ari::ChannelHangupRequest(e) => {
             if let Some(h) = call.leg_handle(&e.channel.id).map(String::from)
                 && let Some(leg) = call.legs.get_mut(&h)
+                && !matches!(leg.phase, LegPhase::Leaving(_))
             {
-                leg.hanging_up = true;
+                // A second request (Asterisk repeats them) keeps the first one's cause.
+                let cause = match leg.phase {
+                    LegPhase::HangingUp(first) => first.or(e.cause),
+                    _ => e.cause,
+                };
+                leg.phase = LegPhase::HangingUp(cause);
             }
         }
         Ari::StasisEnd(e) => {
             if let Some(h) = call.leg_handle(&e.channel.id).map(String::from)
-                && call.legs.get(&h).is_some_and(|l| !l.hanging_up)
+                && let Some(leg) = call.legs.get_mut(&h)
             {
-                remove_leg(call, &h);
-                out.push(wit::Event::Left(h));
+                match leg.phase {
+                    LegPhase::HangingUp(cause) if leg.created => {
+                        leg.phase = LegPhase::Leaving(cause);
+                    }
+                    LegPhase::HangingUp(_) => {
+                        let cause = leg.phase.hangup_cause();
+                        out.extend(gone(call, &h, cause, cause_text(cause.into())));
+                    }
+                    _ => {
+                        remove_leg(call, &h);
+                        out.push(wit::Event::Left(h));
+                    }
+                }
             }
         }
         Ari::ChannelDestroyed(e) => {
             if let Some(h) = call.leg_handle(&e.channel.id).map(String::from) {
-                if let Some(leg) = call.legs.get(&h)
-                    && leg.dialed
-                    && !leg.dial_settled
-                {
-                    out.push(wit::Event::DialStatus(wit::DialOutcome {
-                        leg: h.clone(),
-                        status: status_of_cause(e.cause),
-                    }));
-                }
-                remove_leg(call, &h);
-                out.push(wit::Event::HungUp(wit::Hangup {
-                    channel: h,
-                    cause: u16::try_from(e.cause).unwrap_or(0),
-                    cause_text: e.cause_txt.clone(),
-                }));
+                let cause = u16::try_from(e.cause).unwrap_or(0);
+                out.extend(gone(call, &h, cause, e.cause_txt.as_str()));
             }
         }
         Ari::ChannelEnteredBridge(e) => {
@@ -210,6 +224,28 @@ fn update_model(call: &mut CallRecord, channel: &crate::ari::models::Channel) {
     {
         leg.model = channel.clone();
     }
+}
+
+/// The leg `handle` is gone with `cause`: it leaves the record, and the plugin hears it hung
+/// up, after the dial status it stands for if its dial had not settled.
+pub fn gone(call: &mut CallRecord, handle: &str, cause: u16, text: &str) -> Vec<wit::Event> {
+    let mut out = Vec::with_capacity(2);
+    if let Some(leg) = call.legs.get(handle)
+        && leg.dialed
+        && !leg.dial_settled
+    {
+        out.push(wit::Event::DialStatus(wit::DialOutcome {
+            leg: handle.into(),
+            status: status_of_cause(cause.into()),
+        }));
+    }
+    remove_leg(call, handle);
+    out.push(wit::Event::HungUp(wit::Hangup {
+        channel: handle.into(),
+        cause,
+        cause_text: text.into(),
+    }));
+    out
 }
 
 /// A channel is gone from the call: from its legs and from its bridges' members.

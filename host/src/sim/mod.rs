@@ -17,5 +17,5 @@ mod traffic;
 pub use calls::{CallerBehaviour, InboundCall};
 pub use endpoints::{Behaviour, EndpointRule, default_rules};
 pub use faults::Faults;
-pub use server::{Sim, SimConfig};
+pub use server::{CreateOrder, Sim, SimConfig};
 pub use traffic::{BehaviourName, EndpointSpec, Placed, SimFile, SimFileError, Traffic};

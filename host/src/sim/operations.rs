@@ -46,6 +46,12 @@ pub(super) fn route(
             None => message(StatusCode::NOT_FOUND, "Application not found"),
         },
         (Method::PUT, ["applications", name, "eventFilter"]) => set_filter(state, name, body),
+        (Method::POST, ["applications", name, "subscription"]) => {
+            subscription(state, name, query, true)
+        }
+        (Method::DELETE, ["applications", name, "subscription"]) => {
+            subscription(state, name, query, false)
+        }
         (Method::GET, ["channels"]) => {
             let list: Vec<&Channel> = state.channels.values().map(|c| &c.model).collect();
             json(StatusCode::OK, serde_json::json!(list))
@@ -54,7 +60,7 @@ pub(super) fn route(
             let Some(variables) = create_variables(body) else {
                 return message(StatusCode::BAD_REQUEST, "Invalid JSON body");
             };
-            let response = create(state, query, &variables);
+            let response = create(shared, state, query, &variables);
             // Without an application nothing holds the new channel: Asterisk answers 200
             // and the channel is gone at once.
             if !query.contains_key("app")
@@ -149,6 +155,49 @@ fn set_filter(state: &mut State, name: &str, body: &[u8]) -> Response<Body> {
     }
 }
 
+/// `POST` / `DELETE /applications/{app}/subscription?eventSource=channel:<id>,…`: the app
+/// hears of the channel until it is destroyed, in Stasis or not (res_stasis's
+/// `stasis_app_subscribe`, with resource_applications.c's answers). Channels only.
+fn subscription(state: &mut State, name: &str, query: &Query, on: bool) -> Response<Body> {
+    let sources = comma_list(query.get("eventSource"));
+    if sources.is_empty() {
+        return message(StatusCode::BAD_REQUEST, "Missing parameter eventSource");
+    }
+    if !state.apps.contains_key(name) {
+        return message(StatusCode::NOT_FOUND, "Application not found");
+    }
+    let mut ids = Vec::with_capacity(sources.len());
+    for source in &sources {
+        let Some(id) = source.strip_prefix("channel:") else {
+            return message(StatusCode::BAD_REQUEST, "Invalid event source URI scheme");
+        };
+        let known = state.channels.get(id).is_some_and(|c| {
+            on || c.subscribed.iter().any(|a| a == name) || c.app.as_deref() == Some(name)
+        });
+        if !known {
+            let text = if on {
+                "Event source does not exist"
+            } else {
+                "Event source was not subscribed to"
+            };
+            return message(StatusCode::UNPROCESSABLE_ENTITY, text);
+        }
+        ids.push(id.to_string());
+    }
+    for id in ids {
+        if let Some(c) = state.channels.get_mut(&id) {
+            c.subscribed.retain(|a| a != name);
+            if on {
+                c.subscribed.push(name.to_string());
+            }
+        }
+    }
+    match application(name, state) {
+        Some(app) => json(StatusCode::OK, serde_json::json!(app)),
+        None => message(StatusCode::NOT_FOUND, "Application not found"),
+    }
+}
+
 /// The far end answered: Up, Dial ANSWER, and an originated channel enters its application.
 /// A Local channel's `;2` half (running the dialplan) answers first.
 fn answered(state: &mut State, id: &str, caller: Option<&str>) {
@@ -181,19 +230,21 @@ fn answered(state: &mut State, id: &str, caller: Option<&str>) {
     }
 }
 
-/// The applications that get events about a channel, in order: the one it belongs to, then
-/// those subscribed to every channel.
+/// The applications that get events about a channel, in order: the one it belongs to, those
+/// subscribed to it, then those subscribed to every channel.
 fn audience<'a>(state: &'a State, channel: &'a SimChannel) -> Vec<&'a str> {
-    let own = channel.subscriber();
-    own.into_iter()
-        .chain(
-            state
-                .apps
-                .iter()
-                .filter(|(name, app)| app.all && Some(name.as_str()) != own)
-                .map(|(name, _)| name.as_str()),
-        )
-        .collect()
+    let mut apps: Vec<&str> = channel.subscriber().into_iter().collect();
+    for app in &channel.subscribed {
+        if !apps.contains(&app.as_str()) {
+            apps.push(app);
+        }
+    }
+    for (name, app) in &state.apps {
+        if app.all && !apps.contains(&name.as_str()) {
+            apps.push(name);
+        }
+    }
+    apps
 }
 
 /// An event as written on the socket: the envelope every ARI event has around its body.
@@ -314,7 +365,12 @@ fn create_variables(body: &[u8]) -> Option<Vec<(String, String)>> {
     }
 }
 
-fn create(state: &mut State, query: &Query, variables: &[(String, String)]) -> Response<Body> {
+fn create(
+    shared: &Arc<Shared>,
+    state: &mut State,
+    query: &Query,
+    variables: &[(String, String)],
+) -> Response<Body> {
     let Some(endpoint) = query.get("endpoint") else {
         return missing("endpoint");
     };
@@ -371,11 +427,30 @@ fn create(state: &mut State, query: &Query, variables: &[(String, String)]) -> R
         );
     }
     let model = new_channel(&id, name, "Down", "default", "s");
+    let args: Vec<String> = query
+        .get("appArgs")
+        .map(|a| a.split(',').map(String::from).collect())
+        .unwrap_or_default();
+    // Asterisk subscribes the app at once (it hears the channel's destruction whatever
+    // happens), but the channel enters Stasis on its own thread: its StasisStart may come
+    // after the 200.
+    let later = app.is_some() && shared.config.create_order.stasis_start_later();
+    let (app, entering) = match app {
+        Some(app) if later => (None, Some((app, args.clone()))),
+        other => (other, None),
+    };
+    let subscribed: Vec<String> = app
+        .iter()
+        .chain(entering.as_ref().map(|(a, _)| a))
+        .cloned()
+        .collect();
     state.channels.insert(
         id.clone(),
         SimChannel {
             model: model.clone(),
             app,
+            entering,
+            subscribed,
             endpoint: endpoint.clone(),
             created: true,
             partner: (tech == "Local")
@@ -389,10 +464,6 @@ fn create(state: &mut State, query: &Query, variables: &[(String, String)]) -> R
             apply_variable(channel, name, value.clone());
         }
     }
-    let args: Vec<&str> = query
-        .get("appArgs")
-        .map(|a| a.split(',').collect())
-        .unwrap_or_default();
     // Applications subscribed to every channel hear of each new one (first half first).
     let everyone: Vec<&str> = state
         .apps
@@ -410,14 +481,41 @@ fn create(state: &mut State, query: &Query, variables: &[(String, String)]) -> R
             announce(state, &everyone, "ChannelCreated", &body);
         }
     }
-    // As on a real Asterisk, StasisStart goes out before the 200 answer.
-    channel_event(
-        state,
-        &id,
-        "StasisStart",
-        serde_json::json!({ "args": args }),
-    );
+    if later {
+        enter_stasis_later(shared, &id);
+    } else {
+        channel_event(
+            state,
+            &id,
+            "StasisStart",
+            serde_json::json!({ "args": args }),
+        );
+    }
     json(StatusCode::OK, serde_json::json!(model))
+}
+
+/// The created channel `id` enters its application a little after the 200 went out: 0.4 to
+/// 3.6 ms later, the spread ari-samples t4 measured.
+fn enter_stasis_later(shared: &Arc<Shared>, id: &str) {
+    let (shared, id) = (shared.clone(), id.to_string());
+    let delay = Duration::from_micros(fastrand::u64(400..3600));
+    tokio::spawn(async move {
+        tokio::time::sleep(delay).await;
+        let mut state = lock(&shared.state);
+        let Some(channel) = state.channels.get_mut(&id) else {
+            return;
+        };
+        let Some((app, args)) = channel.entering.take() else {
+            return;
+        };
+        channel.app = Some(app);
+        channel_event(
+            &state,
+            &id,
+            "StasisStart",
+            serde_json::json!({ "args": args }),
+        );
+    });
 }
 
 /// The `;2` half of the Local channel `id` enters `id`'s application with the dialed
@@ -667,36 +765,52 @@ fn schedule_far_hangup(shared: &Arc<Shared>, id: &str, delay: Duration) {
     });
 }
 
-/// Asterisk's text for a Q.850 cause.
-pub(super) fn cause_text(cause: i64) -> &'static str {
-    match cause {
-        0 => "Unknown",
-        1 => "Unallocated (unassigned) number",
-        16 => "Normal Clearing",
-        17 => "User busy",
-        18 => "No user responding",
-        19 => "User alerting, no answer",
-        20 => "Subscriber absent",
-        21 => "Call Rejected",
-        34 => "Circuit/channel congestion",
-        41 => "Temporary failure",
-        _ => "Unknown",
-    }
-}
+pub(super) use crate::ari::cause_text;
 
 /// Cause Asterisk 22 reports in ChannelHangupRequest when the hangup comes from ARI or a dial
 /// timeout rather than the far end (seen in every captured sample).
 pub(super) const LOCAL_HANGUP_REQUEST: i64 = 32;
 
-/// Hangs a channel up: HangupRequest (with `request_cause`; none for a far end's BYE),
-/// leaving its bridge, StasisEnd, Destroyed (with `cause`). A Local channel's other half goes
-/// with it, before this one is destroyed; Asterisk announces that half's hangup request twice.
-pub(super) fn hang_up(state: &mut State, id: &str, request_cause: Option<i64>, cause: i64) {
-    let request = match request_cause {
-        Some(c) => serde_json::json!({ "cause": c }),
+/// ChannelHangupRequest's fields as Asterisk 22 sends them (ari-samples README): none for a
+/// SIP BYE, `soft` with Asterisk's soft-hangup flag 32 for an ARI hangup or a dial timeout,
+/// the SIP response as `tech_cause` for a CANCEL (127).
+fn hangup_request(cause: Option<i64>) -> serde_json::Value {
+    match cause {
         None => serde_json::json!({}),
-    };
-    channel_event(state, id, "ChannelHangupRequest", request);
+        Some(LOCAL_HANGUP_REQUEST) => {
+            serde_json::json!({ "cause": LOCAL_HANGUP_REQUEST, "soft": true })
+        }
+        Some(CANCEL) => serde_json::json!({ "cause": CANCEL, "tech_cause": 487 }),
+        Some(c) => serde_json::json!({ "cause": c }),
+    }
+}
+
+/// The cause of a caller's CANCEL (hanging up before it was answered), as Asterisk reports it.
+pub(super) const CANCEL: i64 = 127;
+
+/// A caller's phone hangs up: a BYE once answered, a CANCEL before; those subscribed to it
+/// hear ChannelDestroyed with `cause`.
+pub(super) fn far_hangup(state: &mut State, id: &str, cause: i64) {
+    let up = state
+        .channels
+        .get(id)
+        .is_some_and(|c| c.model.state == "Up");
+    let request = if up { None } else { Some(CANCEL) };
+    hang_up(state, id, request, cause);
+}
+
+/// Hangs a channel up: HangupRequest (with `request_cause`; none for a far end's BYE),
+/// leaving its bridge, StasisEnd, and ChannelDestroyed (with `cause`) for the applications
+/// subscribed to it — none for a channel that entered Stasis from the dialplan, which the
+/// app stops hearing of at StasisEnd. A Local channel's other half goes with it, before this
+/// one is destroyed; Asterisk announces that half's hangup request twice.
+pub(super) fn hang_up(state: &mut State, id: &str, request_cause: Option<i64>, cause: i64) {
+    channel_event(
+        state,
+        id,
+        "ChannelHangupRequest",
+        hangup_request(request_cause),
+    );
     leave(state, id);
     let partner = state.channels.get_mut(id).and_then(|c| c.partner.take());
     if let Some(partner) = partner
@@ -711,17 +825,32 @@ pub(super) fn hang_up(state: &mut State, id: &str, request_cause: Option<i64>, c
     destroyed(state, id, cause);
 }
 
-/// A channel going away leaves its bridge and its application (which still hears of its
-/// destruction).
+/// A channel going away leaves its bridge and its application; only the applications
+/// subscribed to it hear of it after that.
 fn leave(state: &mut State, id: &str) {
     let bridge = state.channels.get(id).and_then(|c| c.bridge.clone());
     if let Some(bridge) = bridge {
         leave_bridge(state, &bridge, id);
     }
     channel_event(state, id, "StasisEnd", serde_json::json!({}));
+    let Some(channel) = state.channels.get_mut(id) else {
+        return;
+    };
+    let was_in = channel.app.take().is_some();
+    channel.entering = None;
+    // An inbound channel that an app subscribed to goes on in the dialplan, whose Hangup()
+    // requests the hangup again (ari-samples t3).
+    if was_in && channel.inbound && !channel.subscribed.is_empty() {
+        channel_event(
+            state,
+            id,
+            "ChannelHangupRequest",
+            serde_json::json!({ "cause": 16, "soft": true }),
+        );
+    }
 }
 
-/// ChannelDestroyed, and the channel is gone.
+/// ChannelDestroyed to whoever still hears of the channel, and the channel is gone.
 fn destroyed(state: &mut State, id: &str, cause: i64) {
     channel_event(
         state,
@@ -1176,7 +1305,7 @@ fn originate(shared: &Arc<Shared>, state: &mut State, query: &Query) -> Response
     let mut create_query = query.clone();
     create_query.remove("app");
     create_query.remove("appArgs");
-    let response = create(state, &create_query, &[]);
+    let response = create(shared, state, &create_query, &[]);
     if response.status() != StatusCode::OK {
         return response;
     }
@@ -1189,6 +1318,7 @@ fn originate(shared: &Arc<Shared>, state: &mut State, query: &Query) -> Response
         .unwrap_or_default();
     if let Some(c) = state.channels.get_mut(&id) {
         c.pending = Some((app.clone(), args));
+        c.subscribed = vec![app.clone()];
     }
     // Asterisk subscribes the application to a Local channel's other half too.
     if let Some(partner) = local_partner(state, &id)

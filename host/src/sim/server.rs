@@ -37,6 +37,33 @@ pub struct SimConfig {
     pub busy_hangup_after: Duration,
     /// Keep a journal of the REST requests received (for tests; off under load).
     pub journal: bool,
+    /// Whether a created channel's StasisStart comes before or after the create's 200.
+    pub create_order: CreateOrder,
+}
+
+/// The order of a created channel's StasisStart and the create's 200. A real Asterisk sends
+/// either (ari-samples t4: the 200 first in 106 of 120 creates); a client that assumes one
+/// order fails on the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CreateOrder {
+    /// StasisStart, then the 200.
+    StasisStartFirst,
+    /// The 200, then StasisStart 0.4–3.6 ms later.
+    ResponseFirst,
+    /// Either, at random, the 200 first in 106 of 120 as recorded.
+    #[default]
+    Random,
+}
+
+impl CreateOrder {
+    /// Whether this create's StasisStart goes out after its 200.
+    pub fn stasis_start_later(self) -> bool {
+        match self {
+            CreateOrder::StasisStartFirst => false,
+            CreateOrder::ResponseFirst => true,
+            CreateOrder::Random => fastrand::u32(0..120) < 106,
+        }
+    }
 }
 
 impl Default for SimConfig {
@@ -48,6 +75,7 @@ impl Default for SimConfig {
             endpoints: super::endpoints::default_rules(),
             busy_hangup_after: Duration::from_secs(5),
             journal: false,
+            create_order: CreateOrder::default(),
         }
     }
 }
@@ -188,14 +216,15 @@ impl Sim {
     }
 
     /// Removes a channel without any event (one that went away while nobody listened).
-    /// The far end of a channel hangs up (a SIP BYE): hangup request without cause, StasisEnd,
-    /// ChannelDestroyed with `cause`. False when there is no such channel.
+    /// The far end of a channel hangs up: a SIP BYE once answered (hangup request without a
+    /// cause), a CANCEL before (cause 127), then StasisEnd, and ChannelDestroyed with `cause`
+    /// for the apps subscribed to it. False when there is no such channel.
     pub fn hang_up(&self, id: &str, cause: i64) -> bool {
         let mut state = lock(&self.shared.state);
         if !state.channels.contains_key(id) {
             return false;
         }
-        super::operations::hang_up(&mut state, id, None, cause);
+        super::operations::far_hangup(&mut state, id, cause);
         true
     }
 
@@ -280,6 +309,7 @@ fn inbound(shared: &Shared, app: &str, caller: (&str, &str), exten: &str, args: 
             model: channel.clone(),
             app: Some(app.to_string()),
             endpoint: "PJSIP/sipp".into(),
+            inbound: true,
             ..SimChannel::default()
         },
     );
@@ -338,7 +368,7 @@ pub(super) fn place_call(shared: &Arc<Shared>, call: &InboundCall) -> String {
             tokio::time::sleep(after).await;
             let mut state = lock(&shared.state);
             if state.channels.contains_key(&id) {
-                super::operations::hang_up(&mut state, &id, None, 16);
+                super::operations::far_hangup(&mut state, &id, 16);
             }
         });
     }

@@ -29,6 +29,16 @@ pub(crate) struct SimChannel {
     pub partner: Option<String>,
     /// A caller that hangs up this long after being answered.
     pub hangup_after_answer: Option<std::time::Duration>,
+    /// Applications subscribed to it explicitly: the one a create or originate named, and
+    /// those that asked (`POST /applications/{app}/subscription`). Unlike being in Stasis,
+    /// this outlasts StasisEnd: only these hear of its ChannelDestroyed (ari-samples t1–t6).
+    pub subscribed: Vec<String>,
+    /// Created into an application whose StasisStart has not gone out yet: the channel is
+    /// not in Stasis until then (the create's 200 can come first, ari-samples t4).
+    pub entering: Option<(String, Vec<String>)>,
+    /// It entered Stasis from the dialplan (an inbound call), so the dialplan goes on after
+    /// it leaves the application.
+    pub inbound: bool,
     /// Bumped on every state change, so a timer set earlier can tell it is stale.
     pub generation: u64,
 }
@@ -45,7 +55,7 @@ impl SimChannel {
 
     /// Whether `app` gets this channel's events.
     pub fn watched_by(&self, app: &str) -> bool {
-        self.subscriber() == Some(app)
+        self.subscriber() == Some(app) || self.subscribed.iter().any(|a| a == app)
     }
 }
 
