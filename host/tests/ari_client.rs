@@ -434,6 +434,17 @@ async fn typed_calls_of_the_seed_flow_against_the_simulator() {
         .await
         .expect("create");
     assert_eq!((leg.id.as_str(), leg.state.as_str()), ("c1-agent", "Down"));
+    // The 200 may come before the leg is in the application (as on a real Asterisk): a
+    // client waits for its StasisStart before using it.
+    loop {
+        match next(&mut run).await {
+            StreamItem::Event(e) if matches!(&*e, Event::StasisStart(s) if s.channel.id == "c1-agent") => {
+                break;
+            }
+            StreamItem::Event(_) => {}
+            other => panic!("expected events, got {other:?}"),
+        }
+    }
     rest.set_variable("c1-agent", "CONNECTEDLINE(num)", "5551000")
         .await
         .expect("variable");

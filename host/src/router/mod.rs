@@ -58,6 +58,13 @@ pub struct Router {
     observer: Observer,
     /// This router's name: every id it makes carries it, and it cleans up only those.
     instance: String,
+    /// `server/app` for each app another client took from this router (ApplicationReplaced):
+    /// Asterisk sends this router nothing more for it.
+    replaced: Arc<std::sync::Mutex<Vec<String>>>,
+    /// Every server's event stream has been up and resynced at least once.
+    connected: Arc<std::sync::atomic::AtomicBool>,
+    /// Servers whose stream came up at least once.
+    up: std::sync::Mutex<HashSet<String>>,
     /// Call ids: `<instance>.<random prefix per run><counter>` (no `-`: ids embed them).
     id_prefix: u32,
     next_call: AtomicU64,
@@ -111,6 +118,9 @@ impl Router {
             table: Arc::new(CallTable::default()),
             observer,
             instance: config.instance_name(),
+            replaced: Arc::default(),
+            connected: Arc::default(),
+            up: std::sync::Mutex::default(),
             id_prefix: fastrand::u32(..0x100_0000),
             next_call: AtomicU64::new(1),
         })
@@ -129,6 +139,16 @@ impl Router {
     /// This router's instance name.
     pub fn instance(&self) -> &str {
         &self.instance
+    }
+
+    /// The apps other clients took from this router, as `server/app`.
+    pub fn replaced(&self) -> Arc<std::sync::Mutex<Vec<String>>> {
+        self.replaced.clone()
+    }
+
+    /// Turns true once every server's stream has connected and resynced.
+    pub fn connected(&self) -> Arc<std::sync::atomic::AtomicBool> {
+        self.connected.clone()
     }
 
     /// Whether this router made the channel or bridge `id`.
@@ -179,10 +199,25 @@ impl Router {
     fn on_item(&self, item: ServerItem) {
         let server = item.server.to_string();
         match item.item {
-            StreamItem::Event(event) => self.dispatch(&server, event, item.received),
+            StreamItem::Event(event) => {
+                if let Ari::ApplicationReplaced(e) = &*event {
+                    // Two routers on one app take it from each other at every reconnect;
+                    // this one yields and says so (the stream logged it already).
+                    self.replaced
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(format!("{server}/{}", e.application));
+                    return;
+                }
+                self.dispatch(&server, event, item.received)
+            }
             StreamItem::Resynced { channels, bridges } => {
-                let bridges: Vec<String> = bridges.into_iter().map(|b| b.id).collect();
                 self.reconcile(&server, channels, bridges);
+                let mut up = self.up.lock().unwrap_or_else(|p| p.into_inner());
+                up.insert(server);
+                if up.len() == self.servers.len() {
+                    self.connected.store(true, Ordering::Relaxed);
+                }
             }
             StreamItem::Connected => tracing::info!(%server, "event stream connected"),
             StreamItem::Disconnected { reason } => {
@@ -293,7 +328,7 @@ impl Router {
         &self,
         server: &str,
         channels: Vec<crate::ari::models::Channel>,
-        bridges: Vec<String>,
+        bridges: Vec<crate::ari::models::Bridge>,
     ) {
         let live: HashSet<String> = channels.iter().map(|c| c.id.clone()).collect();
         let live = Arc::new(live);
@@ -308,7 +343,18 @@ impl Router {
         let Some((rest, _)) = self.servers.get(server) else {
             return;
         };
-        stranded::look_after(server, &channels, &self.by_app, &self.table, rest);
+        // A caller in another router's bridge is that router's call, not a stranded one.
+        let elsewhere: HashSet<&str> = bridges
+            .iter()
+            .filter(|b| instance_of(&b.id).is_some_and(|i| i != self.instance))
+            .flat_map(|b| b.channels.iter().map(String::as_str))
+            .collect();
+        let lone: Vec<&crate::ari::models::Channel> = channels
+            .iter()
+            .filter(|c| !elsewhere.contains(c.id.as_str()))
+            .collect();
+        stranded::look_after(server, &lone, &self.by_app, &self.table, rest);
+        let bridges: Vec<String> = bridges.into_iter().map(|b| b.id).collect();
         let orphans =
             |id: &String| self.made(id) && call_of(id).is_some_and(|c| self.table.get(c).is_none());
         let orphan_bridges: Vec<String> = bridges.into_iter().filter(orphans).collect();

@@ -32,7 +32,7 @@ pub fn stasis_app(channel: &Channel) -> Option<&str> {
 /// one of the tenants' apps, was not made by a router, and has no call on `server`.
 pub fn look_after(
     server: &str,
-    channels: &[Channel],
+    channels: &[&Channel],
     by_app: &HashMap<String, Arc<Tenant>>,
     table: &Arc<CallTable>,
     rest: &Rest,
