@@ -898,3 +898,83 @@ vars = "X_TENANT=acme"
     );
     rig.stop().await;
 }
+
+/// Whatever order Asterisk answers a create and announces the leg in (t4: the 200 first, the
+/// leg not yet in the app, or the StasisStart first), the router adds the leg to the bridge
+/// and dials it only once it is in the app: every call connects and nothing is refused.
+#[tokio::test]
+async fn the_seed_flow_waits_for_the_legs_entry_whatever_order_asterisk_answers_in() {
+    use callwasm::sim::CreateOrder;
+    for order in [
+        CreateOrder::LateEntry,
+        CreateOrder::ResponseFirst,
+        CreateOrder::StasisStartFirst,
+    ] {
+        let sim = Sim::start(SimConfig {
+            create_order: order,
+            ..sim_config()
+        })
+        .await
+        .expect("sim");
+        let mut rig = Rig::start(sim, EARLY_DIAL).await;
+        for _ in 0..5 {
+            let mut call = inbound("alice");
+            call.behaviour.hangup_after_answer = Some(Duration::from_millis(50));
+            rig.sim.place_call(&call);
+        }
+        rig.until(Duration::from_secs(10), "all calls over", |sim| {
+            sim.channel_ids().is_empty() && sim.bridge_ids().is_empty()
+        })
+        .await;
+        rig.until_no_calls(Duration::from_secs(5)).await;
+        let journal = rig.sim.journal();
+        let adds: Vec<&String> = journal
+            .iter()
+            .filter(|l| l.contains("/addChannel"))
+            .collect();
+        assert_eq!(adds.len(), 5, "{order:?}: {journal:#?}");
+        let failed: Vec<String> = rig
+            .drain()
+            .into_iter()
+            .filter_map(|o| match o {
+                Observation::Handled {
+                    event: wit::Event::CommandFailed(f),
+                    ..
+                } => Some(format!("{} {} {}", f.command, f.status, f.message)),
+                Observation::PluginFailed { reason, .. } => Some(reason),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(failed, Vec::<String>::new(), "{order:?}");
+        rig.stop().await;
+    }
+}
+
+/// A caller already sitting in a tenant's app when the router starts (it restarted, or its
+/// socket was down when the call came) gets the failure policy within about a second instead
+/// of silence; a channel in an app no tenant serves is left alone.
+#[tokio::test]
+async fn a_caller_left_in_the_app_with_no_call_gets_the_failure_policy() {
+    let sim = Sim::start(sim_config()).await.expect("sim");
+    let stranded = sim.inbound_call("router", ("Alice", "5550100"), "100", &["100"]);
+    let elsewhere = sim.inbound_call("someone-else", ("Bob", "5550200"), "200", &["200"]);
+    let tenants = EARLY_DIAL.replace(
+        "[tenants.acme.settings]",
+        "on_failure = { action = \"hangup\", cause = 34 }\n[tenants.acme.settings]",
+    );
+    let rig = Rig::start(sim, &tenants).await;
+    rig.until(
+        Duration::from_secs(5),
+        "the stranded caller hung up",
+        |sim| sim.channel(&stranded).is_none(),
+    )
+    .await;
+    let journal = rig.sim.journal();
+    assert!(
+        journal.contains(&format!("DELETE /channels/{stranded}?reason_code=34")),
+        "{journal:#?}"
+    );
+    assert!(rig.sim.channel(&elsewhere).is_some());
+    assert_eq!(rig.table.len(), 0);
+    rig.stop().await;
+}

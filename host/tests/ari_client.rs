@@ -438,7 +438,8 @@ async fn typed_calls_of_the_seed_flow_against_the_simulator() {
     // client waits for its StasisStart before using it.
     loop {
         match next(&mut run).await {
-            StreamItem::Event(e) if matches!(&*e, Event::StasisStart(s) if s.channel.id == "c1-agent") => {
+            StreamItem::Event(e) if matches!(&*e, Event::StasisStart(s) if s.channel.id == "c1-agent") =>
+            {
                 break;
             }
             StreamItem::Event(_) => {}

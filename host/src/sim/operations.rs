@@ -3,7 +3,7 @@
 //! (../shared/ari-samples/README.md lists what the real one did).
 
 use super::endpoints::{Behaviour, TECHNOLOGIES, behaviour_of};
-use super::server::{Body, Shared, application, json, lock, message, no_content};
+use super::server::{Body, CreateOrder, Shared, application, json, lock, message, no_content};
 use super::state::{SimBridge, SimChannel, State, comma_list, new_channel, timestamp};
 use crate::ari::models::{Bridge, Channel};
 use hyper::{Method, Response, StatusCode};
@@ -23,6 +23,9 @@ pub(super) fn route(
 ) -> Response<Body> {
     let mut state = lock(&shared.state);
     let state = &mut *state;
+    if !matches!(segments, ["channels", "create"]) {
+        announce_entries(state);
+    }
     match (method.clone(), segments) {
         (Method::GET, ["asterisk", "ping"]) => json(
             StatusCode::OK,
@@ -433,15 +436,21 @@ fn create(
         .unwrap_or_default();
     // Asterisk subscribes the app at once (it hears the channel's destruction whatever
     // happens), but the channel enters Stasis on its own thread: its StasisStart may come
-    // after the 200.
-    let later = app.is_some() && shared.config.create_order.stasis_start_later();
+    // after the 200, and now and then it is not in the application yet when the 200 goes.
+    let order = match app {
+        Some(_) => shared.config.create_order.pick(),
+        None => CreateOrder::StasisStartFirst,
+    };
+    let later = order != CreateOrder::StasisStartFirst;
     let (app, entering) = match app {
-        Some(app) if later => (None, Some((app, args.clone()))),
+        Some(app) if order == CreateOrder::LateEntry => (None, Some((app, args.clone()))),
+        Some(app) if later => (Some(app.clone()), Some((app, args.clone()))),
         other => (other, None),
     };
     let subscribed: Vec<String> = app
         .iter()
         .chain(entering.as_ref().map(|(a, _)| a))
+        .take(1)
         .cloned()
         .collect();
     state.channels.insert(
@@ -494,8 +503,9 @@ fn create(
     json(StatusCode::OK, serde_json::json!(model))
 }
 
-/// The created channel `id` enters its application a little after the 200 went out: 0.4 to
-/// 3.6 ms later, the spread ari-samples t4 measured.
+/// The created channel `id`'s StasisStart goes out a little after the 200 (0.4 to 3.6 ms
+/// later, the spread ari-samples t4 measured); a late entry is in the application only from
+/// then on.
 fn enter_stasis_later(shared: &Arc<Shared>, id: &str) {
     let (shared, id) = (shared.clone(), id.to_string());
     let delay = Duration::from_micros(fastrand::u64(400..3600));
@@ -518,6 +528,32 @@ fn enter_stasis_later(shared: &Arc<Shared>, id: &str) {
     });
 }
 
+/// Created channels already in their application whose StasisStart was held back (to go out
+/// after the create's 200) announce it now, before anything else can happen to them: on a
+/// real Asterisk nothing about a channel precedes its StasisStart on the socket.
+fn announce_entries(state: &mut State) {
+    let ready: Vec<(String, Vec<String>)> = state
+        .channels
+        .iter_mut()
+        .filter(|(_, c)| c.app.is_some() && c.entering.is_some())
+        .filter_map(|(id, c)| c.entering.take().map(|(_, args)| (id.clone(), args)))
+        .collect();
+    for (id, args) in ready {
+        channel_event(
+            state,
+            &id,
+            "StasisStart",
+            serde_json::json!({ "args": args }),
+        );
+    }
+}
+
+/// A far end that hangs up on its own: a SIP phone's BYE carries no cause in the hangup
+/// request (ari-samples t2); a Local channel's dialplan Hangup() gives its cause (c3).
+fn far_request(endpoint: &str, cause: i64) -> Option<i64> {
+    (!endpoint.starts_with("PJSIP/") || cause != 16).then_some(cause)
+}
+
 /// The `;2` half of the Local channel `id` enters `id`'s application with the dialed
 /// extension as its argument, in state Ring.
 fn local_stasis(state: &mut State, id: &str) {
@@ -534,6 +570,11 @@ fn local_stasis(state: &mut State, id: &str) {
     let exten = half.model.dialplan.exten.clone();
     half.app = Some(app.clone());
     half.observer = None;
+    // Asterisk keeps the app subscribed to the half after it leaves Stasis (c4: it hears
+    // the half's destruction).
+    if !half.subscribed.contains(&app) {
+        half.subscribed.push(app.clone());
+    }
     half.model.dialplan.app_name = "Stasis".into();
     half.model.dialplan.app_data = format!("{app},{exten}");
     channel_event(
@@ -746,8 +787,9 @@ fn schedule_hangup(shared: &Arc<Shared>, id: &str, delay: Duration, cause: i64) 
     tokio::spawn(async move {
         tokio::time::sleep(delay).await;
         let mut state = lock(&shared.state);
-        if state.channels.contains_key(&id) {
-            hang_up(&mut state, &id, Some(cause), cause);
+        if let Some(channel) = state.channels.get(&id) {
+            let request = far_request(&channel.endpoint, cause);
+            hang_up(&mut state, &id, request, cause);
         }
     });
 }
