@@ -6,6 +6,7 @@
 //! scripted endpoints and callers, generated traffic from a TOML file, and fault injection
 //! (dropped sockets, refused connections, silent sockets, slow or failing REST).
 
+pub mod api_docs;
 mod calls;
 mod endpoints;
 mod faults;

@@ -39,6 +39,34 @@ pub(super) fn route(
                 "status": {"startup_time": timestamp(), "last_reload_time": timestamp()},
             }),
         ),
+        (Method::GET, ["asterisk", "variable"]) => match query.get("variable") {
+            // No global variables are set on the simulated Asterisk: unset reads as "".
+            Some(name) if !name.is_empty() => {
+                json(StatusCode::OK, serde_json::json!({ "value": "" }))
+            }
+            _ => missing("variable"),
+        },
+        (Method::GET, ["endpoints"]) => {
+            json(StatusCode::OK, serde_json::json!(endpoints(state, None)))
+        }
+        (Method::GET, ["endpoints", tech]) => {
+            if TECHNOLOGIES.contains(tech) {
+                json(
+                    StatusCode::OK,
+                    serde_json::json!(endpoints(state, Some(tech))),
+                )
+            } else {
+                message(
+                    StatusCode::NOT_FOUND,
+                    &format!("No Endpoints found - invalid tech {tech}"),
+                )
+            }
+        }
+        // No sound packages, recordings or device states on the simulated Asterisk (nor on
+        // the test suite's minimal build): empty lists, as that Asterisk answers.
+        (Method::GET, ["sounds"] | ["recordings", "stored"] | ["deviceStates"]) => {
+            json(StatusCode::OK, serde_json::json!([]))
+        }
         (Method::GET, ["applications"]) => {
             let names: Vec<String> = state.apps.keys().cloned().collect();
             let list: Vec<_> = names.iter().filter_map(|n| application(n, state)).collect();
@@ -156,6 +184,32 @@ fn set_filter(state: &mut State, name: &str, body: &[u8]) -> Response<Body> {
         Some(app) => json(StatusCode::OK, serde_json::json!(app)),
         None => message(StatusCode::NOT_FOUND, "Application not found"),
     }
+}
+
+/// The endpoints that have channels (the simulator has no endpoint configuration), as
+/// `GET /endpoints` lists them; of one technology when `tech` is given.
+fn endpoints(state: &State, tech: Option<&str>) -> Vec<serde_json::Value> {
+    let mut by: std::collections::BTreeMap<(String, String), Vec<String>> = Default::default();
+    for (id, c) in &state.channels {
+        if let Some((t, resource)) = c.endpoint.split_once('/')
+            && tech.is_none_or(|want| want == t)
+        {
+            let resource = resource.split('@').next().unwrap_or(resource).to_string();
+            by.entry((t.to_string(), resource))
+                .or_default()
+                .push(id.clone());
+        }
+    }
+    by.into_iter()
+        .map(|((technology, resource), channel_ids)| {
+            serde_json::json!({
+                "technology": technology,
+                "resource": resource,
+                "state": "online",
+                "channel_ids": channel_ids,
+            })
+        })
+        .collect()
 }
 
 /// `POST` / `DELETE /applications/{app}/subscription?eventSource=channel:<id>,…`: the app

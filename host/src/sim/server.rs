@@ -483,6 +483,24 @@ async fn handle(
     if req.method() == Method::GET && segments == ["events"] {
         return Ok(upgrade_events(shared, req, &query));
     }
+    if let ["api-docs", file] = segments.as_slice() {
+        // Asterisk writes the address the client used into basePath: the clients send their
+        // requests there.
+        let host = req
+            .headers()
+            .get(hyper::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map_or_else(|| shared.addr.to_string(), String::from);
+        let docs = match file.strip_suffix(".json") {
+            Some("resources") => Some(super::api_docs::resources(&host)),
+            Some(name) => super::api_docs::resource(&host, name),
+            None => None,
+        };
+        return Ok(match docs {
+            Some(docs) => json(StatusCode::OK, docs),
+            None => message(StatusCode::NOT_FOUND, "Resource not found"),
+        });
+    }
 
     let method = req.method().clone();
     let body = http_body_util::BodyExt::collect(req.into_body())
