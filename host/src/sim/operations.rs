@@ -884,8 +884,9 @@ fn hangup_request(cause: Option<i64>) -> serde_json::Value {
 /// The cause of a caller's CANCEL (hanging up before it was answered), as Asterisk reports it.
 pub(super) const CANCEL: i64 = 127;
 
-/// A caller's phone hangs up: a BYE once answered, a CANCEL before; those subscribed to it
-/// hear ChannelDestroyed with `cause`.
+/// The far end of a channel hangs up: an inbound caller's phone CANCELs before it is answered,
+/// any other far end sends a BYE (or its reject); those subscribed to it hear ChannelDestroyed
+/// with `cause`.
 pub(super) fn far_hangup(state: &mut State, id: &str, cause: i64) {
     let up = state
         .channels
