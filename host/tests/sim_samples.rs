@@ -755,3 +755,151 @@ async fn t4_by_default_the_response_mostly_comes_first_as_recorded() {
     println!("the 200 came first in {response_first} of 120 creates (Asterisk: 106)");
     assert!(response_first >= 80, "{response_first}");
 }
+
+/// t7: REST over the events WebSocket. Every request frame of the recording is sent on its
+/// socket (ws1: app `rw`, api_key; ws2: app `rw2`, a Basic header and subprotocol `ari`) and
+/// the simulator's RESTResponse must match Asterisk's: status, reason, uri without the query,
+/// content type and body where Asterisk's are fixed (errors, the variable, the created id);
+/// and the created channel's events as recorded, its StasisStart after the create's answer.
+#[tokio::test]
+async fn t7_rest_over_the_event_websocket_matches_asterisk() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let Some(doc) = sample("t7_rest_over_websocket.json") else {
+        return;
+    };
+    let sim = Sim::start(SimConfig {
+        create_order: CreateOrder::ResponseFirst,
+        ..SimConfig::default()
+    })
+    .await
+    .expect("sim");
+    let url = |query: &str| format!("ws://{}/ari/events?{query}", sim.addr());
+    let (ws1, _) = tokio_tungstenite::connect_async(url("app=rw&api_key=asterisk:asterisk"))
+        .await
+        .expect("ws1");
+    let mut request = url("app=rw2").into_client_request().expect("request");
+    request.headers_mut().insert(
+        "authorization",
+        "Basic YXN0ZXJpc2s6YXN0ZXJpc2s=".parse().expect("header"),
+    );
+    request
+        .headers_mut()
+        .insert("sec-websocket-protocol", "ari".parse().expect("header"));
+    let (ws2, response) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("ws2");
+    assert_eq!(
+        response
+            .headers()
+            .get("sec-websocket-protocol")
+            .and_then(|v| v.to_str().ok()),
+        Some("ari")
+    );
+    let mut sockets = HashMap::from([("ws1", ws1), ("ws2", ws2)]);
+    let mut frames: HashMap<&str, Vec<serde_json::Value>> = HashMap::new();
+    let log = doc["log"].as_array().expect("log");
+    for entry in log {
+        if entry["kind"] != "ws-sent" {
+            continue;
+        }
+        let ws = entry["ws"].as_str().expect("ws");
+        let sent = &entry["message"];
+        let want = log
+            .iter()
+            .find(|e| {
+                e["kind"] == "ws-received" && e["message"]["request_id"] == sent["request_id"]
+            })
+            .map(|e| &e["message"])
+            .expect("the recorded answer");
+        let socket = sockets.get_mut(ws).expect("socket");
+        socket
+            .send(Message::text(sent.to_string()))
+            .await
+            .expect("send");
+        let got = loop {
+            let message = tokio::time::timeout(Duration::from_secs(3), socket.next())
+                .await
+                .expect("an answer within 3 s")
+                .expect("open")
+                .expect("frame");
+            let Ok(text) = message.to_text() else {
+                continue;
+            };
+            let frame: serde_json::Value = serde_json::from_str(text).expect("JSON frame");
+            frames.entry(ws).or_default().push(frame.clone());
+            if frame["type"] == "RESTResponse" && frame["request_id"] == sent["request_id"] {
+                break frame;
+            }
+        };
+        let label = entry["label"].as_str().unwrap_or_default();
+        for key in [
+            "type",
+            "transaction_id",
+            "request_id",
+            "status_code",
+            "reason_phrase",
+            "uri",
+        ] {
+            assert_eq!(got[key], want[key], "{label}: {key}");
+        }
+        assert_eq!(got["application"], if ws == "ws1" { "rw" } else { "rw2" });
+        assert_eq!(
+            got["content_type"].is_null(),
+            want["content_type"].is_null(),
+            "{label}: content_type"
+        );
+        assert_eq!(
+            got["message_body"].is_null(),
+            want["message_body"].is_null(),
+            "{label}: message_body"
+        );
+        let body = |frame: &serde_json::Value| -> serde_json::Value {
+            frame["message_body"]
+                .as_str()
+                .map(|b| serde_json::from_str(b).expect("a JSON body"))
+                .unwrap_or_default()
+        };
+        let (ours, theirs) = (body(&got), body(want));
+        if want["status_code"].as_u64().is_some_and(|s| s >= 400) || label.contains("variable") {
+            assert_eq!(ours, theirs, "{label}");
+        }
+        if label.starts_with("POST channels/create") {
+            assert_eq!(ours["id"], theirs["id"], "{label}");
+        }
+    }
+    // Let the hangup's events arrive, then compare the created channel's story.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let ws1 = sockets.get_mut("ws1").expect("ws1");
+    while let Ok(Some(Ok(message))) =
+        tokio::time::timeout(Duration::from_millis(100), ws1.next()).await
+    {
+        if let Ok(text) = message.to_text() {
+            frames
+                .entry("ws1")
+                .or_default()
+                .push(serde_json::from_str(text).expect("JSON"));
+        }
+    }
+    let leg = |events: Vec<&serde_json::Value>| -> Vec<String> {
+        events
+            .into_iter()
+            .filter(|e| e["channel"]["id"] == "rows-leg-1")
+            .filter_map(|e| signature(e).map(|(_, sig)| sig))
+            .collect()
+    };
+    let recorded: Vec<&serde_json::Value> = log
+        .iter()
+        .filter(|e| e["kind"] == "event")
+        .map(|e| &e["event"])
+        .collect();
+    assert_eq!(leg(frames["ws1"].iter().collect()), leg(recorded));
+    let at = |pred: &dyn Fn(&serde_json::Value) -> bool| frames["ws1"].iter().position(|f| pred(f));
+    let answered = at(&|f| f["type"] == "RESTResponse" && f["request_id"] == "rq-2");
+    let started = at(&|f| f["type"] == "StasisStart" && f["channel"]["id"] == "rows-leg-1");
+    assert!(
+        answered < started,
+        "the create's answer came after the StasisStart"
+    );
+}

@@ -11,6 +11,7 @@ mod calls;
 mod endpoints;
 mod faults;
 mod operations;
+mod rest_socket;
 mod server;
 mod state;
 mod traffic;

@@ -508,22 +508,7 @@ async fn handle(
         .map(|b| b.to_bytes())
         .unwrap_or_default();
     if shared.config.journal {
-        let mut pairs: Vec<String> = query
-            .iter()
-            .filter(|(k, _)| k.as_str() != "api_key")
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        pairs.sort();
-        let line = match pairs.is_empty() {
-            true => format!("{} {rest}", method),
-            false => format!("{} {rest}?{}", method, pairs.join("&")),
-        };
-        // A create's variables travel in its body: the journal shows them, sorted.
-        let line = match create_variables_text(&segments, &body) {
-            Some(vars) => format!("{line} {vars}"),
-            None => line,
-        };
-        lock(&shared.journal).push((Instant::now(), line));
+        journal(&shared, &method, rest, &query, &segments, &body);
     }
     let faults = lock(&shared.faults).clone();
     if !faults.rest_delay.is_zero() {
@@ -544,6 +529,34 @@ async fn handle(
     ))
 }
 
+/// Notes a REST request in the journal as `METHOD /path?sorted&query` (a create's variables
+/// after it, sorted), whichever transport it came on.
+pub(super) fn journal(
+    shared: &Shared,
+    method: &Method,
+    path: &str,
+    query: &HashMap<String, String>,
+    segments: &[&str],
+    body: &[u8],
+) {
+    let mut pairs: Vec<String> = query
+        .iter()
+        .filter(|(k, _)| k.as_str() != "api_key")
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    pairs.sort();
+    let line = match pairs.is_empty() {
+        true => format!("{method} {path}"),
+        false => format!("{method} {path}?{}", pairs.join("&")),
+    };
+    // A create's variables travel in its body: the journal shows them, sorted.
+    let line = match create_variables_text(segments, body) {
+        Some(vars) => format!("{line} {vars}"),
+        None => line,
+    };
+    lock(&shared.journal).push((Instant::now(), line));
+}
+
 /// Upgrades `GET /ari/events?app=…` to the event WebSocket.
 fn upgrade_events(
     shared: Arc<Shared>,
@@ -562,6 +575,12 @@ fn upgrade_events(
     else {
         return message(StatusCode::BAD_REQUEST, "WebSocket upgrade required");
     };
+    // The `ari` subprotocol is accepted when asked for (t7); none is needed.
+    let ari_protocol = req
+        .headers()
+        .get("sec-websocket-protocol")
+        .and_then(|p| p.to_str().ok())
+        .is_some_and(|p| p.split(',').any(|p| p.trim() == "ari"));
     tokio::spawn(async move {
         let Ok(upgraded) = hyper::upgrade::on(req).await else {
             return;
@@ -584,6 +603,12 @@ fn upgrade_events(
     if let Ok(v) = key.parse() {
         headers.insert("sec-websocket-accept", v);
     }
+    if ari_protocol {
+        headers.insert(
+            "sec-websocket-protocol",
+            hyper::header::HeaderValue::from_static("ari"),
+        );
+    }
     response
 }
 
@@ -594,6 +619,7 @@ async fn serve_socket(
     subscribe_all: bool,
 ) {
     let (tx, mut rx) = mpsc::unbounded_channel();
+    let replies = tx.clone();
     let id = lock(&shared.state).subscribe(&apps, subscribe_all, tx);
     loop {
         if lock(&shared.faults).silent {
@@ -636,6 +662,13 @@ async fn serve_socket(
             },
             incoming = socket.next() => match incoming {
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(Message::Text(text))) => {
+                    // REST over the socket: the answer goes out behind what is queued.
+                    let app = apps.first().map(String::as_str).unwrap_or_default();
+                    if let Some(reply) = super::rest_socket::answer(&shared, app, &text) {
+                        let _ = replies.send(Outgoing::Event(reply));
+                    }
+                }
                 Some(Ok(_)) => {}
             },
             // Re-check the silence fault now and then.
