@@ -895,7 +895,7 @@ async fn t7_rest_over_the_event_websocket_matches_asterisk() {
         .map(|e| &e["event"])
         .collect();
     assert_eq!(leg(frames["ws1"].iter().collect()), leg(recorded));
-    let at = |pred: &dyn Fn(&serde_json::Value) -> bool| frames["ws1"].iter().position(|f| pred(f));
+    let at = |pred: &dyn Fn(&serde_json::Value) -> bool| frames["ws1"].iter().position(pred);
     let answered = at(&|f| f["type"] == "RESTResponse" && f["request_id"] == "rq-2");
     let started = at(&|f| f["type"] == "StasisStart" && f["channel"]["id"] == "rows-leg-1");
     assert!(

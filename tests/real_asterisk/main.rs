@@ -20,7 +20,9 @@ const CALLER_ID_ON_INVITE: &str = "From: \"ACME Support\" <sip:5551000@";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_seed_flow_ends_clean_whoever_hangs_up_and_however_the_leg_fails() {
-    let Some(_turn) = rig::turn() else { return };
+    let Some(_turn) = rig::turn().await else {
+        return;
+    };
     let pbx = Pbx::start(&Agent::all()).expect("start Asterisk");
     let router = RouterRun::start(&pbx, "seed").await;
 
@@ -110,7 +112,9 @@ async fn the_seed_flow_ends_clean_whoever_hangs_up_and_however_the_leg_fails() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_calls_a_second_for_thirty_seconds_fail_none_and_leave_nothing() {
-    let Some(_turn) = rig::turn() else { return };
+    let Some(_turn) = rig::turn().await else {
+        return;
+    };
     let pbx = Pbx::start(&Agent::all()).expect("start Asterisk");
     let router = RouterRun::start(&pbx, "load").await;
     let agent = pbx.agent("agent").answer_after(100).many();
@@ -135,7 +139,9 @@ async fn twenty_calls_a_second_for_thirty_seconds_fail_none_and_leave_nothing() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_asterisk_restart_mid_call_ends_the_calls_and_the_next_calls_work() {
-    let Some(_turn) = rig::turn() else { return };
+    let Some(_turn) = rig::turn().await else {
+        return;
+    };
     let mut pbx = Pbx::start(&Agent::all()).expect("start Asterisk");
     let router = RouterRun::start(&pbx, "restart").await;
     // Three answered calls that would talk for a minute.
@@ -167,7 +173,9 @@ async fn an_asterisk_restart_mid_call_ends_the_calls_and_the_next_calls_work() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_router_that_died_leaves_no_caller_in_silence_and_a_second_router_spares_its_calls() {
-    let Some(_turn) = rig::turn() else { return };
+    let Some(_turn) = rig::turn().await else {
+        return;
+    };
     let pbx = Pbx::start(&Agent::all()).expect("start Asterisk");
     let first = RouterRun::start(&pbx, "r1").await;
     let agent = pbx.agent("agent").answer_after(0).many();

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
@@ -28,8 +28,8 @@ fn sipp_file(name: &str) -> PathBuf {
 
 /// This test's turn with the machine, or None (after a loud line) when the real Asterisk or
 /// SIPp is not there and not required.
-pub fn turn() -> Option<MutexGuard<'static, ()>> {
-    static TURN: Mutex<()> = Mutex::new(());
+pub async fn turn() -> Option<tokio::sync::MutexGuard<'static, ()>> {
+    static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
     let missing = missing();
     if let Some(what) = missing {
         let required = std::env::var("CALLWASM_REQUIRE_ASTERISK").is_ok_and(|v| v == "1");
@@ -42,7 +42,7 @@ pub fn turn() -> Option<MutexGuard<'static, ()>> {
         );
         return None;
     }
-    Some(TURN.lock().unwrap_or_else(|p| p.into_inner()))
+    Some(TURN.lock().await)
 }
 
 fn missing() -> Option<String> {
@@ -288,8 +288,7 @@ impl SippOutcome {
             .lines()
             .filter_map(|l| l.strip_prefix("SIP/2.0 "))
             .filter_map(|l| l.get(..3)?.parse::<u16>().ok())
-            .filter(|s| *s >= 300)
-            .next_back()
+            .rfind(|s| *s >= 300)
     }
 }
 
