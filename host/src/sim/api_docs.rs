@@ -361,6 +361,17 @@ pub const OPERATIONS: &[Operation] = &[
             ("subscribeAll", "query", false, "boolean", false),
         ],
     ),
+    op(
+        "events",
+        "POST",
+        "/events/claim",
+        "claimChannel",
+        "void",
+        &[
+            ("channelId", "query", true, "string", false),
+            ("application", "query", true, "string", false),
+        ],
+    ),
     op("sounds", "GET", "/sounds", "list", "List[Sound]", &[]),
     op(
         "recordings",
@@ -454,6 +465,18 @@ pub const EVENTS: &[(&str, &[(&str, &str)])] = &[
     ("PlaybackStarted", &[("playback", "Playback")]),
     ("PlaybackFinished", &[("playback", "Playback")]),
     ("ApplicationReplaced", &[]),
+    (
+        "CallBroadcast",
+        &[
+            ("channel", "Channel"),
+            ("caller", "string"),
+            ("called", "string"),
+        ],
+    ),
+    (
+        "CallClaimed",
+        &[("channel", "Channel"), ("winner_app", "string")],
+    ),
 ];
 
 /// `resources.json`: the list of resource descriptions, for a server reached at `host`.

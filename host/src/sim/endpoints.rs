@@ -22,6 +22,16 @@ pub enum Behaviour {
     /// A Local channel whose `;2` half enters the dialing channel's application (as
     /// `Stasis(app,${EXTEN})` in its dialplan would) and answers.
     Stasis,
+    /// A Local channel whose `;2` half runs `StasisBroadcast(timeout, filter, args, notify)`
+    /// (ari-samples t8): offered to every app matching `filter` (a regular expression), the
+    /// first `POST /events/claim` wins; unclaimed after `timeout` it goes on in the dialplan
+    /// and hangs up. `args` are `:`-separated.
+    Broadcast {
+        timeout: Duration,
+        filter: String,
+        args: String,
+        notify_claimed: bool,
+    },
 }
 
 /// A rule: endpoints whose name matches `pattern` behave like this. `*` matches any run of
@@ -103,6 +113,25 @@ pub fn default_rules() -> Vec<EndpointRule> {
             "Local/9??@*",
             Answer {
                 after: Duration::ZERO,
+            },
+        ),
+        // The dialplan of ari-samples t8's rig (context bcast-test).
+        EndpointRule::new(
+            "Local/s@bcast-test",
+            Broadcast {
+                timeout: ms(3000),
+                filter: "^router2?$".into(),
+                args: "argA:argB".into(),
+                notify_claimed: true,
+            },
+        ),
+        EndpointRule::new(
+            "Local/quiet@bcast-test",
+            Broadcast {
+                timeout: ms(3000),
+                filter: "^router2?$".into(),
+                args: "argA:argB".into(),
+                notify_claimed: false,
             },
         ),
         EndpointRule::new("*", Answer { after: ms(100) }),

@@ -7,6 +7,7 @@
 //! (dropped sockets, refused connections, silent sockets, slow or failing REST).
 
 pub mod api_docs;
+mod broadcast;
 mod calls;
 mod endpoints;
 mod faults;

@@ -105,6 +105,7 @@ pub(super) fn route(
             response
         }
         (Method::POST, ["channels"]) => originate(shared, state, query),
+        (Method::POST, ["events", "claim"]) => super::broadcast::claim(state, query),
         (Method::PUT | Method::PATCH, ["channels"]) => {
             message(StatusCode::METHOD_NOT_ALLOWED, "Invalid method")
         }
@@ -319,7 +320,7 @@ struct Envelope<'a, B: serde::Serialize> {
 }
 
 /// Sends an event of type `kind` with `body` to each of `apps` that accepts it.
-fn announce<B: serde::Serialize>(state: &State, apps: &[&str], kind: &str, body: &B) {
+pub(super) fn announce<B: serde::Serialize>(state: &State, apps: &[&str], kind: &str, body: &B) {
     let now = timestamp();
     for app in apps {
         if !state.accepts(app, kind) {
@@ -340,15 +341,15 @@ fn announce<B: serde::Serialize>(state: &State, apps: &[&str], kind: &str, body:
 
 /// The body of a channel event: the channel and the event's own fields.
 #[derive(serde::Serialize)]
-struct ChannelBody<'a> {
-    channel: &'a Channel,
+pub(super) struct ChannelBody<'a> {
+    pub channel: &'a Channel,
     #[serde(flatten)]
-    extra: &'a serde_json::Value,
+    pub extra: &'a serde_json::Value,
 }
 
 /// An event about a channel. StasisStart and StasisEnd go to the application the channel is
 /// in; the others to every application watching it.
-fn channel_event(state: &State, id: &str, kind: &str, extra: serde_json::Value) {
+pub(super) fn channel_event(state: &State, id: &str, kind: &str, extra: serde_json::Value) {
     let Some(channel) = state.channels.get(id) else {
         return;
     };
@@ -696,6 +697,14 @@ fn dial(shared: &Arc<Shared>, state: &mut State, id: &str, query: &Query) -> Res
     if channel.dialed || channel.model.state != "Down" {
         return message(StatusCode::CONFLICT, "Channel is not in the 'Down' state");
     }
+    ring_out(shared, state, id, query)
+}
+
+/// Dials the channel `id` (checked by the caller): its endpoint's scripted behaviour runs.
+fn ring_out(shared: &Arc<Shared>, state: &mut State, id: &str, query: &Query) -> Response<Body> {
+    let Some(channel) = state.channels.get(id) else {
+        return message(StatusCode::NOT_FOUND, "Channel not found");
+    };
     let caller = query.get("caller").cloned();
     if let Some(c) = &caller
         && !state.channels.contains_key(c)
@@ -749,6 +758,25 @@ fn dial(shared: &Arc<Shared>, state: &mut State, id: &str, query: &Query) -> Res
         }
         Behaviour::RingForever => {
             ring(state, id, caller.as_deref());
+            None
+        }
+        Behaviour::Broadcast {
+            timeout,
+            filter,
+            args,
+            notify_claimed,
+        } => {
+            if let Some(half) = state.channels.get(id).and_then(|c| c.partner.clone()) {
+                super::broadcast::offer(
+                    shared,
+                    state,
+                    &half,
+                    timeout,
+                    &filter,
+                    &args,
+                    notify_claimed,
+                );
+            }
             None
         }
         Behaviour::Stasis => {
@@ -1349,7 +1377,7 @@ fn stop_playback(state: &mut State, id: &str) -> Response<Body> {
 }
 
 /// Dialplan contexts the simulator's dialplan has (those of the captured samples' Asterisk).
-const CONTEXTS: &[&str] = &["default", "local-test", "from-sipp"];
+const CONTEXTS: &[&str] = &["default", "local-test", "from-sipp", "bcast-test"];
 
 /// `POST /channels/{id}/continue`: the channel leaves Stasis (StasisEnd) alive; sent to a
 /// context the dialplan does not have, it is then destroyed with cause 0, as Asterisk does.
@@ -1380,6 +1408,11 @@ fn continue_in_dialplan(state: &mut State, id: &str, query: &Query) -> Response<
         }
     } else if let Some(c) = state.channels.get_mut(id) {
         c.app = None;
+        // A channel StasisBroadcast handed over goes on to its dialplan's Hangup() (t8);
+        // nobody hears of it any more.
+        if c.model.dialplan.app_name == "StasisBroadcast" {
+            hang_up(state, id, Some(16), 16);
+        }
     }
     no_content()
 }
@@ -1390,12 +1423,13 @@ fn originate(shared: &Arc<Shared>, state: &mut State, query: &Query) -> Response
     let Some(endpoint) = query.get("endpoint") else {
         return missing("endpoint");
     };
-    let Some(app) = query.get("app") else {
+    let app = query.get("app");
+    if app.is_none() && query.get("extension").is_none() {
         return message(
             StatusCode::BAD_REQUEST,
             "Application or extension must be specified",
         );
-    };
+    }
     if !allocatable(endpoint) {
         return allocation_failed();
     }
@@ -1413,20 +1447,37 @@ fn originate(shared: &Arc<Shared>, state: &mut State, query: &Query) -> Response
         .get("appArgs")
         .map(|a| a.split(',').map(String::from).collect())
         .unwrap_or_default();
-    if let Some(c) = state.channels.get_mut(&id) {
-        c.pending = Some((app.clone(), args));
-        c.subscribed = vec![app.clone()];
+    // `callerId` ("Name <number>") is both halves' caller ID.
+    if let Some(caller_id) = query.get("callerId") {
+        let (name, number) = match caller_id.split_once('<') {
+            Some((name, rest)) => (name.trim(), rest.trim_end_matches('>').trim()),
+            None => ("", caller_id.trim()),
+        };
+        let halves = std::iter::once(id.clone()).chain(local_partner(state, &id));
+        for half in halves.collect::<Vec<_>>() {
+            if let Some(c) = state.channels.get_mut(&half) {
+                c.model.caller.name = name.into();
+                c.model.caller.number = number.into();
+            }
+        }
     }
-    // Asterisk subscribes the application to a Local channel's other half too.
-    if let Some(partner) = local_partner(state, &id)
-        && let Some(half) = state.channels.get_mut(&partner)
-    {
-        half.observer = Some(app.clone());
+    if let Some(app) = app {
+        if let Some(c) = state.channels.get_mut(&id) {
+            c.pending = Some((app.clone(), args));
+            c.subscribed = vec![app.clone()];
+        }
+        // Asterisk subscribes the application to a Local channel's other half too.
+        if let Some(partner) = local_partner(state, &id)
+            && let Some(half) = state.channels.get_mut(&partner)
+        {
+            half.observer = Some(app.clone());
+        }
     }
     let mut dial_query = Query::new();
     if let Some(t) = query.get("timeout") {
         dial_query.insert("timeout".into(), t.clone());
     }
-    let _ = dial(shared, state, &id, &dial_query);
+    // Originated into the dialplan, the channel is in no app: it is dialed all the same.
+    let _ = ring_out(shared, state, &id, &dial_query);
     response
 }

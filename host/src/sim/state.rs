@@ -59,6 +59,15 @@ impl SimChannel {
     }
 }
 
+/// A channel StasisBroadcast offers: the apps it was offered to, its args and whether those
+/// apps hear who claimed it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Broadcast {
+    pub apps: Vec<String>,
+    pub args: Vec<String>,
+    pub notify_claimed: bool,
+}
+
 /// A bridge and the application it belongs to.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct SimBridge {
@@ -92,6 +101,8 @@ pub(crate) struct State {
     pub sockets: HashMap<u64, mpsc::UnboundedSender<Outgoing>>,
     /// Playbacks under way, with the application their events go to.
     pub playbacks: HashMap<String, String>,
+    /// Channels offered by StasisBroadcast and not yet claimed or timed out, by channel id.
+    pub broadcasts: HashMap<String, Broadcast>,
     pub next_socket: u64,
     pub next_id: u64,
     /// Sequence in channel names, such as the `00000002` of `PJSIP/alice-00000002`.
