@@ -10,6 +10,8 @@
 
 #[path = "../../host/tests/common/mod.rs"]
 mod common;
+#[path = "../../host/tests/replay/mod.rs"]
+mod replay;
 mod rig;
 
 use rig::{Agent, Pbx, RouterRun, Sipp};
@@ -211,4 +213,33 @@ async fn a_router_that_died_leaves_no_caller_in_silence_and_a_second_router_spar
     drop(agent);
     let report = again.stop().await;
     assert_eq!(report.opened, 0, "{report:?}");
+}
+
+/// The simulator's replay tests, run against the real Asterisk too: where a sample needs no
+/// SIP caller, the same requests at the same pace must give the recorded answers and events,
+/// so the recordings, the simulator and this Asterisk never drift apart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_recorded_samples_replay_against_the_real_asterisk() {
+    let Some(_turn) = rig::turn().await else {
+        return;
+    };
+    for name in [
+        "a_asterisk_info.json",
+        "b_originate_local.json",
+        "c_create_bridge_dial.json",
+        "c3_dial_busy_noanswer_farhangup.json",
+        "c4_local_both_halves.json",
+        "e_error_codes.json",
+        "w_stasis_app_not_registered.json",
+        "w_two_websockets_same_app.json",
+        "t8_stasis_broadcast_claim.json",
+    ] {
+        // A fresh Asterisk each: channel numbering and lists start as in the recording.
+        let pbx = Pbx::start(&Agent::all()).expect("start Asterisk");
+        println!("replaying {name} against Asterisk");
+        replay::replay_at(name, pbx.addr(), &|_| panic!("{name} needs a SIP caller")).await;
+    }
+    println!("replaying t7_rest_over_websocket.json against Asterisk");
+    let pbx = Pbx::start(&Agent::all()).expect("start Asterisk");
+    replay::replay_rest_over_websocket(pbx.addr()).await;
 }

@@ -160,6 +160,12 @@ impl Pbx {
         Ok(())
     }
 
+    /// The address ARI (HTTP and WebSocket) listens on.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        let port: u16 = self.env["ASTERISK_HTTP_PORT"].parse().expect("a port");
+        std::net::SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
     pub fn ari_url(&self) -> &str {
         &self.env["ASTERISK_ARI_URL"]
     }
