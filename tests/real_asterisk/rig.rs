@@ -445,7 +445,8 @@ impl Drop for Sipp {
 pub struct RouterRun {
     pub table: Arc<CallTable>,
     observations: Mutex<mpsc::UnboundedReceiver<Observation>>,
-    replaced: Arc<Mutex<Vec<String>>>,
+    replaced: Arc<Mutex<std::collections::BTreeSet<String>>>,
+    resyncs: Arc<std::sync::atomic::AtomicU64>,
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -495,22 +496,29 @@ dial_timeout = "3"
         let table = router.table();
         let replaced = router.replaced();
         let (shutdown, rx) = watch::channel(false);
-        let connected = router.connected();
+        let resyncs = router.resyncs();
         let task = tokio::spawn(router.run(rx));
-        let began = Instant::now();
-        while !connected.load(std::sync::atomic::Ordering::Relaxed) {
-            assert!(
-                began.elapsed() < Duration::from_secs(20),
-                "router never connected"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        RouterRun {
+        let run = RouterRun {
             table,
             observations: Mutex::new(observations),
             replaced,
+            resyncs,
             shutdown,
             task,
+        };
+        run.until_resyncs(1).await;
+        run
+    }
+
+    /// Waits until the router's event stream has come up and resynced `n` times in all.
+    pub async fn until_resyncs(&self, n: u64) {
+        let began = Instant::now();
+        while self.resyncs.load(std::sync::atomic::Ordering::Relaxed) < n {
+            assert!(
+                began.elapsed() < Duration::from_secs(30),
+                "the router's event stream did not come up (resync {n})"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 

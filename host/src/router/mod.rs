@@ -60,11 +60,9 @@ pub struct Router {
     instance: String,
     /// `server/app` for each app another client took from this router (ApplicationReplaced):
     /// Asterisk sends this router nothing more for it.
-    replaced: Arc<std::sync::Mutex<Vec<String>>>,
-    /// Every server's event stream has been up and resynced at least once.
-    connected: Arc<std::sync::atomic::AtomicBool>,
-    /// Servers whose stream came up at least once.
-    up: std::sync::Mutex<HashSet<String>>,
+    replaced: Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
+    /// Event streams that came up and resynced, counted over all servers and reconnects.
+    resyncs: Arc<AtomicU64>,
     /// Call ids: `<instance>.<random prefix per run><counter>` (no `-`: ids embed them).
     id_prefix: u32,
     next_call: AtomicU64,
@@ -119,8 +117,7 @@ impl Router {
             observer,
             instance: config.instance_name(),
             replaced: Arc::default(),
-            connected: Arc::default(),
-            up: std::sync::Mutex::default(),
+            resyncs: Arc::default(),
             id_prefix: fastrand::u32(..0x100_0000),
             next_call: AtomicU64::new(1),
         })
@@ -142,13 +139,14 @@ impl Router {
     }
 
     /// The apps other clients took from this router, as `server/app`.
-    pub fn replaced(&self) -> Arc<std::sync::Mutex<Vec<String>>> {
+    pub fn replaced(&self) -> Arc<std::sync::Mutex<std::collections::BTreeSet<String>>> {
         self.replaced.clone()
     }
 
-    /// Turns true once every server's stream has connected and resynced.
-    pub fn connected(&self) -> Arc<std::sync::atomic::AtomicBool> {
-        self.connected.clone()
+    /// How many times a server's event stream has come up and resynced (each reconnect
+    /// counts): a watcher can tell the router is listening again.
+    pub fn resyncs(&self) -> Arc<AtomicU64> {
+        self.resyncs.clone()
     }
 
     /// Whether this router made the channel or bridge `id`.
@@ -206,18 +204,14 @@ impl Router {
                     self.replaced
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
-                        .push(format!("{server}/{}", e.application));
+                        .insert(format!("{server}/{}", e.application));
                     return;
                 }
                 self.dispatch(&server, event, item.received)
             }
             StreamItem::Resynced { channels, bridges } => {
                 self.reconcile(&server, channels, bridges);
-                let mut up = self.up.lock().unwrap_or_else(|p| p.into_inner());
-                up.insert(server);
-                if up.len() == self.servers.len() {
-                    self.connected.store(true, Ordering::Relaxed);
-                }
+                self.resyncs.fetch_add(1, Ordering::Relaxed);
             }
             StreamItem::Connected => tracing::info!(%server, "event stream connected"),
             StreamItem::Disconnected { reason } => {

@@ -546,6 +546,7 @@ fn create(
         }
     }
     if later {
+        state.entering.push(id.clone());
         enter_stasis_later(shared, &id);
     } else {
         channel_event(
@@ -574,6 +575,7 @@ fn enter_stasis_later(shared: &Arc<Shared>, id: &str) {
             return;
         };
         channel.app = Some(app);
+        state.entering.retain(|e| *e != id);
         channel_event(
             &state,
             &id,
@@ -587,12 +589,22 @@ fn enter_stasis_later(shared: &Arc<Shared>, id: &str) {
 /// after the create's 200) announce it now, before anything else can happen to them: on a
 /// real Asterisk nothing about a channel precedes its StasisStart on the socket.
 fn announce_entries(state: &mut State) {
-    let ready: Vec<(String, Vec<String>)> = state
-        .channels
-        .iter_mut()
-        .filter(|(_, c)| c.app.is_some() && c.entering.is_some())
-        .filter_map(|(id, c)| c.entering.take().map(|(_, args)| (id.clone(), args)))
-        .collect();
+    if state.entering.is_empty() {
+        return;
+    }
+    let channels = &mut state.channels;
+    let mut ready: Vec<(String, Vec<String>)> = Vec::new();
+    // A late entry stays listed until its own StasisStart; the others go now.
+    state.entering.retain(|id| match channels.get_mut(id) {
+        Some(c) if c.entering.is_some() && c.app.is_some() => {
+            if let Some((_, args)) = c.entering.take() {
+                ready.push((id.clone(), args));
+            }
+            false
+        }
+        Some(c) => c.entering.is_some(),
+        None => false,
+    });
     for (id, args) in ready {
         channel_event(
             state,

@@ -101,6 +101,9 @@ pub(crate) struct State {
     pub sockets: HashMap<u64, mpsc::UnboundedSender<Outgoing>>,
     /// Playbacks under way, with the application their events go to.
     pub playbacks: HashMap<String, String>,
+    /// Created channels whose StasisStart is held back to go out after the create's 200: the
+    /// few to look at before each request, not every channel held.
+    pub entering: Vec<String>,
     /// Channels offered by StasisBroadcast and not yet claimed or timed out, by channel id.
     pub broadcasts: HashMap<String, Broadcast>,
     pub next_socket: u64,
