@@ -363,7 +363,7 @@ async fn t7_rest_over_the_event_websocket_matches_asterisk() {
     })
     .await
     .expect("sim");
-    replay::replay_rest_over_websocket(sim.addr()).await;
+    replay::replay_rest_over_websocket(sim.addr(), true).await;
 }
 
 /// t8: StasisBroadcast offers a dialplan channel to the apps matching its filter (not to

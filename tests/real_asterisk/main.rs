@@ -247,5 +247,5 @@ async fn the_recorded_samples_replay_against_the_real_asterisk() {
     }
     println!("replaying t7_rest_over_websocket.json against Asterisk");
     let pbx = Pbx::start(&Agent::all()).expect("start Asterisk");
-    replay::replay_rest_over_websocket(pbx.addr()).await;
+    replay::replay_rest_over_websocket(pbx.addr(), false).await;
 }
