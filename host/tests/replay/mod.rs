@@ -159,25 +159,40 @@ pub async fn open_socket(addr: SocketAddr, uri: &str) -> Socket {
 /// Events grouped by socket, application and channel, each a list of signatures.
 type Grouped = HashMap<(String, String, String), Vec<String>>;
 
-/// A ringing PJSIP leg's `Dial RINGING` and `ChannelStateChange Ringing` come in either order
-/// on a real Asterisk (t1, t3, t5 one way, t2, t6 the other): both sides are compared in
-/// one order, and the Dial's peer state (Down when it came first) as Ringing.
-fn canonical(sigs: &mut [String]) {
-    let ringing = |s: &String| s.starts_with("ChannelStateChange state=Ringing");
-    for i in 0..sigs.len() {
-        let beside_ringing =
-            (i > 0 && ringing(&sigs[i - 1])) || sigs.get(i + 1).is_some_and(ringing);
-        if beside_ringing && sigs[i] == "Dial state=Down dialstatus=RINGING" {
-            sigs[i] = "Dial state=Ringing dialstatus=RINGING".into();
+/// A dial that starts ringing produces three notifications from different Asterisk threads
+/// (the dial's begin `Dial ""`, `Dial RINGING`, and `ChannelStateChange Ringing`) and a real
+/// Asterisk sends them in varying orders, with the Dial events' peer state Down or Ringing
+/// depending on which came first (c3, t1–t6, and runs against our own Asterisk). Each such run
+/// of events is compared as one set: in a fixed order, with the states normalised.
+pub fn canonical(sigs: &mut [String]) {
+    fn rank(sig: &str) -> Option<u8> {
+        match sig {
+            "Dial state=Down dialstatus=" | "Dial state=Ringing dialstatus=" => Some(0),
+            "Dial state=Down dialstatus=RINGING" | "Dial state=Ringing dialstatus=RINGING" => {
+                Some(1)
+            }
+            "ChannelStateChange state=Ringing" => Some(2),
+            _ => None,
         }
     }
-    for i in 1..sigs.len() {
-        if sigs[i - 1].starts_with("ChannelStateChange state=Ringing")
-            && sigs[i].starts_with("Dial ")
-            && sigs[i].contains("dialstatus=RINGING")
-        {
-            sigs.swap(i - 1, i);
+    let mut start = 0;
+    while start < sigs.len() {
+        let mut end = start;
+        while end < sigs.len() && rank(&sigs[end]).is_some() {
+            end += 1;
         }
+        if end > start + 1 {
+            let run = &mut sigs[start..end];
+            run.sort_by_key(|s| rank(s));
+            for sig in run.iter_mut() {
+                *sig = match rank(sig) {
+                    Some(0) => "Dial state=Down dialstatus=".into(),
+                    Some(1) => "Dial state=Ringing dialstatus=RINGING".into(),
+                    _ => sig.clone(),
+                };
+            }
+        }
+        start = end.max(start + 1);
     }
 }
 
