@@ -159,41 +159,49 @@ pub async fn open_socket(addr: SocketAddr, uri: &str) -> Socket {
 /// Events grouped by socket, application and channel, each a list of signatures.
 type Grouped = HashMap<(String, String, String), Vec<String>>;
 
-/// A dial that starts ringing produces three notifications from different Asterisk threads
-/// (the dial's begin `Dial ""`, `Dial RINGING`, and `ChannelStateChange Ringing`) and a real
-/// Asterisk sends them in varying orders, with the Dial events' peer state Down or Ringing
-/// depending on which came first (c3, t1–t6, and runs against our own Asterisk). Each such run
-/// of events is compared as one set: in a fixed order, with the states normalised.
-pub fn canonical(sigs: &mut [String]) {
-    fn rank(sig: &str) -> Option<u8> {
+/// A dial's begin (`Dial` with an empty status) is published from the thread that took the
+/// dial request, while the channel's own thread moves on: on a real Asterisk it arrives
+/// anywhere among the dial's first events (before or after `ChannelStateChange Up` and `Dial
+/// ANSWER` for a target that answers at once, c; between or after the ringing notifications,
+/// c3), and the Dial events' peer state depends on which came first. So a dial's begin is
+/// compared by count, as the channel's first entries; a run of `Dial RINGING` and
+/// `ChannelStateChange Ringing` as a set (t1/t3/t5 against t2/t6).
+pub fn canonical(sigs: &mut Vec<String>) {
+    let begins = sigs.iter().filter(|s| is_dial_begin(s)).count();
+    sigs.retain(|s| !is_dial_begin(s));
+    for _ in 0..begins {
+        sigs.insert(0, "Dial begun".into());
+    }
+    fn ringing(sig: &str) -> Option<u8> {
         match sig {
-            "Dial state=Down dialstatus=" | "Dial state=Ringing dialstatus=" => Some(0),
             "Dial state=Down dialstatus=RINGING" | "Dial state=Ringing dialstatus=RINGING" => {
-                Some(1)
+                Some(0)
             }
-            "ChannelStateChange state=Ringing" => Some(2),
+            "ChannelStateChange state=Ringing" => Some(1),
             _ => None,
         }
     }
     let mut start = 0;
     while start < sigs.len() {
         let mut end = start;
-        while end < sigs.len() && rank(&sigs[end]).is_some() {
+        while end < sigs.len() && ringing(&sigs[end]).is_some() {
             end += 1;
         }
         if end > start + 1 {
             let run = &mut sigs[start..end];
-            run.sort_by_key(|s| rank(s));
+            run.sort_by_key(|s| ringing(s));
             for sig in run.iter_mut() {
-                *sig = match rank(sig) {
-                    Some(0) => "Dial state=Down dialstatus=".into(),
-                    Some(1) => "Dial state=Ringing dialstatus=RINGING".into(),
-                    _ => sig.clone(),
-                };
+                if ringing(sig) == Some(0) {
+                    *sig = "Dial state=Ringing dialstatus=RINGING".into();
+                }
             }
         }
         start = end.max(start + 1);
     }
+}
+
+fn is_dial_begin(sig: &str) -> bool {
+    sig.starts_with("Dial state=") && sig.ends_with(" dialstatus=")
 }
 
 fn group(events: &[(String, serde_json::Value)], translate: &dyn Fn(&str) -> String) -> Grouped {
