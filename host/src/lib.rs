@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod ari;
 pub mod bench;
+pub mod capability;
 pub mod pattern;
 pub mod router;
 pub mod runtime;

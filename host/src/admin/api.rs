@@ -153,6 +153,9 @@ fn tenant_json(t: &Tenant) -> serde_json::Value {
             "plugin_failures": c.plugin_failures.load(Ordering::Relaxed),
             "replies_refused": c.replies_refused.load(Ordering::Relaxed),
             "commands_failed": c.commands_failed.load(Ordering::Relaxed),
+            "calls_refused": c.calls_refused.load(Ordering::Relaxed),
+            "limits_hit": c.limits_hit.load(Ordering::Relaxed),
+            "channels_in_progress": t.channels_live.load(Ordering::Relaxed),
         },
     })
 }

@@ -1,11 +1,13 @@
 //! Checks a plugin's reply before anything of it is sent to Asterisk: every handle must name
 //! a channel or bridge of this call (or one created earlier in the same reply), handles must be
-//! well-formed, and endpoints must be on the tenant's allow-list. A refused reply sends nothing
+//! well-formed, and every string Asterisk will read (endpoints, variables, media, dialplan
+//! locations) must parse and be within the tenant's capabilities (crate::capability). A refused reply sends nothing
 //! and counts as a plugin failure. (Caps on commands, reply and state bytes are applied by the
 //! runtime as the reply is read.)
 
 use super::call::{CALLER, CallRecord, valid_handle};
 use super::tenant::Tenant;
+use crate::capability::dialplan::Location;
 use crate::runtime::{Command, Target};
 use std::collections::BTreeSet;
 
@@ -42,6 +44,14 @@ pub fn command_name(command: &Command) -> &'static str {
     }
 }
 
+/// Media URIs in one play.
+pub const MAX_MEDIA: usize = 32;
+
+/// Whether a timer's name is usable: it comes back in `timer` events and goes to logs.
+fn valid_timer(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 64 && !name.chars().any(char::is_control)
+}
+
 /// Checks every command of a reply against the call and the tenant.
 pub fn check(call: &CallRecord, tenant: &Tenant, commands: &[Command]) -> Result<(), Refusal> {
     let mut channels: BTreeSet<&str> = call.legs.keys().map(String::as_str).collect();
@@ -74,11 +84,15 @@ pub fn check(call: &CallRecord, tenant: &Tenant, commands: &[Command]) -> Result
                 if channels.contains(c.leg.as_str()) {
                     return Err(refuse(format!("channel {:?} already exists", c.leg)));
                 }
-                if !tenant.allows_endpoint(&c.endpoint) {
-                    return Err(refuse(format!(
-                        "endpoint {:?} is not on the tenant's allow-list",
-                        c.endpoint
-                    )));
+                tenant.check_endpoint(&c.endpoint).map_err(refuse)?;
+                if let Some(formats) = &c.formats
+                    && (formats.is_empty()
+                        || formats.len() > 128
+                        || !formats
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b','))
+                {
+                    return Err(refuse(format!("{formats:?} is not a list of codecs")));
                 }
                 if let Some(o) = &c.originator {
                     channel(o)?;
@@ -87,9 +101,12 @@ pub fn check(call: &CallRecord, tenant: &Tenant, commands: &[Command]) -> Result
             }
             Command::SetVar(v) => {
                 channel(&v.channel)?;
-                if v.name.is_empty() {
-                    return Err(refuse("empty variable name".into()));
-                }
+                let created = v.channel != CALLER;
+                tenant
+                    .capabilities
+                    .variables
+                    .check(created, &v.name, &v.value)
+                    .map_err(refuse)?;
             }
             Command::Dial(d) => {
                 channel(&d.leg)?;
@@ -101,16 +118,36 @@ pub fn check(call: &CallRecord, tenant: &Tenant, commands: &[Command]) -> Result
                 channel(h)?
             }
             Command::Hangup(h) => channel(&h.channel)?,
-            Command::StartMoh(m) => channel(&m.channel)?,
+            Command::StartMoh(m) => {
+                channel(&m.channel)?;
+                if let Some(class) = &m.class
+                    && !crate::capability::dialplan::valid_context(class)
+                {
+                    return Err(refuse(format!("{class:?} is not a music-on-hold class")));
+                }
+            }
             Command::ContinueInDialplan(c) => {
                 channel(&c.channel)?;
-                if let Some(context) = &c.context
-                    && !tenant.allows_context(context)
-                {
-                    return Err(refuse(format!(
-                        "context {context:?} is not on the tenant's list of dialplan contexts"
-                    )));
-                }
+                // A channel that entered from the dialplan may go back to its own context; a
+                // leg the call created has none.
+                let own = call
+                    .legs
+                    .get(&c.channel)
+                    .filter(|leg| !leg.created)
+                    .map(|leg| leg.model.dialplan.context.as_str())
+                    .filter(|context| !context.is_empty());
+                tenant
+                    .capabilities
+                    .contexts
+                    .check(
+                        own,
+                        &Location {
+                            context: c.context.as_deref(),
+                            extension: c.extension.as_deref(),
+                            priority: c.priority,
+                        },
+                    )
+                    .map_err(refuse)?;
             }
             Command::BridgeCreate(b) => {
                 if !valid_handle(&b.bridge) {
@@ -142,10 +179,11 @@ pub fn check(call: &CallRecord, tenant: &Tenant, commands: &[Command]) -> Result
                 if p.media.is_empty() {
                     return Err(refuse("no media to play".into()));
                 }
-                if let Some(uri) = p.media.iter().find(|m| !tenant.allows_media(m)) {
-                    return Err(refuse(format!(
-                        "media {uri:?} is not allowed for the tenant"
-                    )));
+                if p.media.len() > MAX_MEDIA {
+                    return Err(refuse(format!("more than {MAX_MEDIA} media URIs")));
+                }
+                for uri in &p.media {
+                    tenant.check_media(uri).map_err(refuse)?;
                 }
             }
             Command::StopPlayback(p) => {
@@ -154,11 +192,15 @@ pub fn check(call: &CallRecord, tenant: &Tenant, commands: &[Command]) -> Result
                 }
             }
             Command::StartTimer(t) => {
-                if t.name.is_empty() || t.name.len() > 64 {
-                    return Err(refuse("a timer's name is 1–64 bytes".into()));
+                if !valid_timer(&t.name) {
+                    return Err(refuse("a timer's name is 1–64 printable bytes".into()));
                 }
             }
-            Command::CancelTimer(_) => {}
+            Command::CancelTimer(name) => {
+                if !valid_timer(name) {
+                    return Err(refuse("a timer's name is 1–64 printable bytes".into()));
+                }
+            }
         }
     }
     Ok(())

@@ -104,6 +104,9 @@ pub struct TenantConfig {
     /// Media URI prefixes `play` may use, such as `sound:` or `recording:acme/`.
     #[serde(default = "default_media")]
     pub media: Vec<String>,
+    /// Channel variables and functions set-var may set (see [`VariablesConfig`]).
+    #[serde(default)]
+    pub variables: VariablesConfig,
     /// A token that reads and changes this tenant's plugins and calls (and nothing else) in
     /// the admin API.
     pub admin_token: Option<String>,
@@ -123,6 +126,38 @@ pub struct TenantConfig {
     pub migrate: bool,
     #[serde(default)]
     pub rollback: RollbackConfig,
+}
+
+/// The variables a tenant's plugin may set: patterns such as `X_*` (plain variables),
+/// `CALLERID(*)` or `PJSIP_HEADER(add,X-*)`. A deny list no pattern overrides comes first
+/// (hangup handlers, `GLOBAL`, `DB`, `SHARED`, …: docs/decisions.md "Tenants fenced in").
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VariablesConfig {
+    /// On every channel of a call (default `["*", "PJSIP_HEADER(add,X-*)"]`).
+    pub any: Option<Vec<String>>,
+    /// Also on the legs the call created (default `["CALLERID(*)", "CONNECTEDLINE(*)"]`).
+    pub created: Option<Vec<String>>,
+}
+
+impl VariablesConfig {
+    /// The capability: these patterns over the defaults.
+    pub fn variables(&self) -> Result<crate::capability::variable::Variables, String> {
+        use crate::capability::variable::{VariablePattern, Variables};
+        let d = Variables::default();
+        let parse =
+            |key: &str, list: &Option<Vec<String>>, default: Vec<VariablePattern>| match list {
+                None => Ok(default),
+                Some(list) => list
+                    .iter()
+                    .map(|p| VariablePattern::new(p).map_err(|e| format!("variables.{key}: {e}")))
+                    .collect(),
+            };
+        Ok(Variables {
+            any: parse("any", &self.any, d.any)?,
+            created: parse("created", &self.created, d.created)?,
+        })
+    }
 }
 
 /// Automatic rollback of a new version that fails too often among its first calls.
@@ -172,9 +207,36 @@ pub struct LimitsConfig {
     /// cores, at least 1): a slow plugin queues behind its own tenant's work, never another's,
     /// and no tenant can take every core.
     pub max_plugin_threads: Option<usize>,
+    /// Channels one call holds at once, the caller included (default 16).
+    pub max_channels_per_call: Option<usize>,
+    /// Channels the tenant's calls created that are in progress at once (default 10,000).
+    pub max_channels: Option<usize>,
+    /// Timers one call runs at once (default 16).
+    pub max_timers_per_call: Option<usize>,
+    /// The shortest timer a plugin may start, in ms (default 10).
+    pub min_timer_ms: Option<u32>,
+    /// REST requests one call may send per second, with a burst of twice as many (default 50).
+    pub max_requests_per_second: Option<f64>,
+    /// Inputs (events, timers) waiting in one call's queue; past it the call gets the failure
+    /// policy (default 1024).
+    pub max_queued_inputs: Option<usize>,
 }
 
 impl LimitsConfig {
+    /// The per-call limits: these values over the defaults.
+    pub fn call_limits(&self) -> super::budget::CallLimits {
+        let d = super::budget::CallLimits::default();
+        super::budget::CallLimits {
+            max_channels: self.max_channels_per_call.unwrap_or(d.max_channels),
+            max_timers: self.max_timers_per_call.unwrap_or(d.max_timers),
+            min_timer_ms: self.min_timer_ms.unwrap_or(d.min_timer_ms),
+            requests_per_second: self
+                .max_requests_per_second
+                .unwrap_or(d.requests_per_second),
+            max_queued_inputs: self.max_queued_inputs.unwrap_or(d.max_queued_inputs),
+        }
+    }
+
     /// The runtime limits: these values over the defaults.
     pub fn limits(&self) -> Limits {
         let d = Limits::default();
@@ -196,6 +258,38 @@ pub enum InstancesConfig {
     #[default]
     Fresh,
     Reuse,
+}
+
+/// A tenant's capabilities, parsed from its config.
+#[derive(Debug, Clone)]
+pub struct Capabilities {
+    pub endpoints: Vec<crate::capability::endpoint::EndpointPattern>,
+    pub contexts: crate::capability::dialplan::Contexts,
+    pub media: Vec<crate::capability::media::MediaPrefix>,
+    pub variables: crate::capability::variable::Variables,
+}
+
+impl TenantConfig {
+    /// Parses the endpoint, context, media and variable patterns; the error names the key.
+    pub fn capabilities(&self) -> Result<Capabilities, String> {
+        use crate::capability::{
+            dialplan::Contexts, endpoint::EndpointPattern, media::MediaPrefix,
+        };
+        Ok(Capabilities {
+            endpoints: self
+                .endpoints
+                .iter()
+                .map(|p| EndpointPattern::new(p).map_err(|e| format!("endpoints: {p:?}: {e}")))
+                .collect::<Result<_, _>>()?,
+            contexts: Contexts::new(&self.contexts).map_err(|e| format!("contexts: {e}"))?,
+            media: self
+                .media
+                .iter()
+                .map(|p| MediaPrefix::new(p).map_err(|e| format!("media: {e}")))
+                .collect::<Result<_, _>>()?,
+            variables: self.variables.variables()?,
+        })
+    }
 }
 
 impl InstancesConfig {
@@ -335,9 +429,25 @@ impl Config {
                     "tenants.{name}.limits.max_new_calls_per_second: expected above 0"
                 ));
             }
-            if tenant.limits.max_plugin_threads == Some(0) || tenant.limits.max_calls == Some(0) {
+            let l = &tenant.limits;
+            if [
+                l.max_plugin_threads,
+                l.max_calls,
+                l.max_channels_per_call,
+                l.max_channels,
+                l.max_queued_inputs,
+            ]
+            .contains(&Some(0))
+            {
                 return Err(format!(
-                    "tenants.{name}.limits: max_calls and max_plugin_threads must be at least 1"
+                    "tenants.{name}.limits: max_calls, max_plugin_threads, max_channels_per_call, max_channels and max_queued_inputs must be at least 1"
+                ));
+            }
+            if l.max_requests_per_second
+                .is_some_and(|r| r.is_nan() || r < 1.0)
+            {
+                return Err(format!(
+                    "tenants.{name}.limits.max_requests_per_second: expected at least 1"
                 ));
             }
         }
@@ -375,6 +485,9 @@ impl Config {
                 ));
             }
             settings_map(&tenant.settings).map_err(|e| format!("tenants.{name}.settings.{e}"))?;
+            tenant
+                .capabilities()
+                .map_err(|e| format!("tenants.{name}.{e}"))?;
         }
         Ok(())
     }

@@ -9,15 +9,14 @@
 //! pauses the list ([`Executed::Waiting`]) until the call's task has seen its StasisStart;
 //! commands that do not (set-var, timers) go at once.
 
+use super::budget::{Budget, OverLimit};
 use super::call::{BridgeRecord, CALLER, CallRecord, Leg, LegCallerId, LegPhase, ari_id};
 use super::check::command_name;
+use super::queue::CallQueue;
 use super::timers::Timers;
 use crate::ari::models::Channel as AriChannel;
 use crate::ari::{AriError, CreateChannel, PlayTarget, Rest};
 use crate::runtime::{self as wit, CallerId, Command, Target};
-
-/// What a timer firing puts in the call's queue.
-pub type TimerFire<T> = fn(String) -> T;
 
 /// How far a reply got.
 #[derive(Debug, PartialEq)]
@@ -26,6 +25,9 @@ pub enum Executed {
     Done,
     /// The command at `index` failed; the rest were not sent.
     Failed(wit::Failure),
+    /// The command at `index` was over one of the call's limits and was not sent, nor were
+    /// the rest.
+    OverLimit(wit::Failure),
     /// The command at `index` needs the leg `leg` in the application and its StasisStart has
     /// not arrived: run the list again from `index` once it has.
     Waiting { index: usize, leg: String },
@@ -33,20 +35,24 @@ pub enum Executed {
 
 /// Runs `commands[from..]` for `call`. Stops at the first failure, as the plugin will see
 /// it, or at a command whose leg has not entered the application yet.
-pub async fn execute<T: Send + 'static>(
+pub async fn execute(
     call: &mut CallRecord,
     rest: &Rest,
     commands: &[Command],
     from: usize,
     timers: &mut Timers,
-    queue: &tokio::sync::mpsc::UnboundedSender<T>,
-    fire: TimerFire<T>,
+    queue: &CallQueue,
+    budget: &mut Budget,
 ) -> Executed {
     let mut index = from;
     while index < commands.len() {
         let command = &commands[index];
         if let Some(leg) = entering_leg(call, command) {
             return Executed::Waiting { index, leg };
+        }
+        if let Err(over) = spend(call, timers, budget, command) {
+            tracing::info!(call = %call.id, command = command_name(command), reason = %over, "command over a limit; not sent");
+            return Executed::OverLimit(failure(index, command, 0, over.to_string()));
         }
         // The set-vars right after a create, on the new leg, travel in the create request's
         // body: one round trip instead of one each. If the create fails, they were not
@@ -64,7 +70,7 @@ pub async fn execute<T: Send + 'static>(
                     .collect();
                 (create(call, rest, c, &vars).await, vars.len())
             }
-            _ => (run_one(call, rest, command, timers, queue, fire).await, 0),
+            _ => (run_one(call, rest, command, timers, queue).await, 0),
         };
         if let Err(e) = result {
             return Executed::Failed(failure(
@@ -77,6 +83,39 @@ pub async fn execute<T: Send + 'static>(
         index += 1 + folded;
     }
     Executed::Done
+}
+
+/// Bridges one call holds at once.
+pub const MAX_BRIDGES: usize = 8;
+
+/// Playbacks one call runs at once.
+pub const MAX_PLAYBACKS: usize = 32;
+
+/// Takes what `command` costs from the call's budget, or says which limit it is over.
+fn spend(
+    call: &CallRecord,
+    timers: &Timers,
+    budget: &mut Budget,
+    command: &Command,
+) -> Result<(), OverLimit> {
+    match command {
+        Command::StartTimer(t) => {
+            return budget.timer(timers.len(), timers.is_running(&t.name), t.ms);
+        }
+        Command::CancelTimer(_) => return Ok(()),
+        Command::BridgeCreate(_) if call.bridges.len() >= MAX_BRIDGES => {
+            return Err(OverLimit(format!("{MAX_BRIDGES} bridges per call")));
+        }
+        Command::Play(_) if call.playbacks.len() >= MAX_PLAYBACKS => {
+            return Err(OverLimit(format!("{MAX_PLAYBACKS} playbacks per call")));
+        }
+        _ => {}
+    }
+    budget.request()?;
+    if let Command::Create(_) = command {
+        budget.create(call.legs.len())?;
+    }
+    Ok(())
 }
 
 /// The failure of `commands[index]`, as the plugin hears it.
@@ -201,13 +240,12 @@ async fn create(
     Ok(())
 }
 
-async fn run_one<T: Send + 'static>(
+async fn run_one(
     call: &mut CallRecord,
     rest: &Rest,
     command: &Command,
     timers: &mut Timers,
-    queue: &tokio::sync::mpsc::UnboundedSender<T>,
-    fire: TimerFire<T>,
+    queue: &CallQueue,
 ) -> Result<(), AriError> {
     let id_of = |call: &CallRecord, h: &str| {
         call.legs
@@ -335,7 +373,7 @@ async fn run_one<T: Send + 'static>(
             .await
         }
         Command::StartTimer(t) => {
-            timers.start(&t.name, t.ms, queue.clone(), fire);
+            timers.start(&t.name, t.ms, queue.clone());
             Ok(())
         }
         Command::CancelTimer(name) => {

@@ -7,12 +7,14 @@
 //! the plugin and carries out its reply. After every (re)connect it reconciles: calls whose
 //! channels vanished end, and bridges and channels it made that belong to no live call go.
 
+pub mod budget;
 pub mod call;
 pub mod check;
 pub mod config;
 pub mod execute;
 pub mod observe;
 pub mod plugin_dir;
+pub mod queue;
 pub mod session;
 pub mod stranded;
 pub mod table;
@@ -229,7 +231,9 @@ impl Router {
         });
         if let Some(call) = call {
             if let Some(entry) = self.table.get(&call) {
-                let _ = entry.queue.send(CallInput::Ari(event));
+                if !entry.queue.send(CallInput::Ari(event)) {
+                    tracing::warn!(call = %call, "call's input queue is full; event dropped");
+                }
             } else if let Ari::StasisStart(e) = &*event
                 && self.made(&e.channel.id)
             {
@@ -273,7 +277,7 @@ impl Router {
             call::CALLER.into(),
             Box::new(Leg::inbound(e.channel.clone())),
         );
-        let (queue, inputs) = mpsc::unbounded_channel();
+        let (queue, inputs) = queue::bounded(tenant.call_limits.max_queued_inputs);
         self.table.insert(
             &id,
             CallEntry {
@@ -310,7 +314,7 @@ impl Router {
                 session.refuse(reason)
             }
         };
-        let _ = queue.send(CallInput::Ari(event));
+        queue.send(CallInput::Ari(event));
         tokio::spawn(session.run(inputs).instrument(span));
     }
 
@@ -329,7 +333,7 @@ impl Router {
         let at = Instant::now();
         let calls = self.table.calls();
         for (_, entry) in calls.iter().filter(|(_, e)| e.server == server) {
-            let _ = entry.queue.send(CallInput::Resynced {
+            entry.queue.send(CallInput::Resynced {
                 live: live.clone(),
                 at,
             });

@@ -8,10 +8,12 @@
 //! taken into the record at once (that is how the wait ends) and their contract events queue
 //! behind the reply: the plugin still sees one event at a time, in Asterisk's order.
 
+use super::budget::Budget;
 use super::call::{CALLER, CallRecord, DESTROY_GRACE, ENTRY_TIMEOUT, LegPhase};
 use super::check::check;
 use super::execute::{Executed, execute, failure};
 use super::observe::{Observation, Observer};
+use super::queue::{CallInputs, CallQueue};
 use super::table::CallTable;
 use super::tenant::{OnFailure, Tenant, TenantCounters};
 use super::timers::Timers;
@@ -23,7 +25,6 @@ use crate::runtime::{self as wit, Invocation, Plugin, PluginError};
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::sync::mpsc;
 
 /// What a call's task receives.
 #[derive(Debug)]
@@ -47,6 +48,11 @@ pub enum CallInput {
 /// that answers every failure with another failing command must not spin.
 const MAX_FAILURE_ROUNDS: usize = 4;
 
+/// How many times a call's commands may run into its limits (each comes back to the plugin
+/// as `command-failed`) before the failure policy applies: a plugin that keeps pushing at a
+/// limit is not going to stop.
+const MAX_LIMIT_HITS: u32 = 8;
+
 /// A call's task state.
 pub struct Session {
     pub record: CallRecord,
@@ -64,8 +70,10 @@ pub struct Session {
     pub rest: Rest,
     pub table: Arc<CallTable>,
     pub observer: Observer,
-    pub queue: mpsc::UnboundedSender<CallInput>,
+    pub queue: CallQueue,
     timers: Timers,
+    /// What the call may still spend: channels, timers, REST requests.
+    budget: Budget,
     started: bool,
     /// The failure policy was applied: the plugin is no longer asked, the call winds down.
     given_up: bool,
@@ -87,9 +95,14 @@ impl Session {
         rest: Rest,
         table: Arc<CallTable>,
         observer: Observer,
-        queue: mpsc::UnboundedSender<CallInput>,
+        queue: CallQueue,
     ) -> Self {
         let (version, plugin, rank) = tenant.versions.hold();
+        let budget = Budget::new(
+            tenant.call_limits.clone(),
+            tenant.channels_live.clone(),
+            tenant.max_channels,
+        );
         Session {
             version,
             rank,
@@ -103,6 +116,7 @@ impl Session {
             observer,
             queue,
             timers: Timers::default(),
+            budget,
             started: false,
             given_up: false,
             on_fallback: false,
@@ -127,7 +141,7 @@ impl Session {
     /// A call spends its life waiting for its next input. Delivering an event (the plugin, the
     /// REST requests) and ending the call are boxed, so their large futures exist only while
     /// they run instead of sizing every waiting call's task (10,000 calls in flight).
-    pub async fn run(mut self, mut inputs: mpsc::UnboundedReceiver<CallInput>) {
+    pub async fn run(mut self, mut inputs: CallInputs) {
         loop {
             if let Some(event) = self.pending.pop_front() {
                 Box::pin(self.deliver(event, &mut inputs)).await;
@@ -141,6 +155,22 @@ impl Session {
             };
             let events = self.absorb(input);
             self.pending.extend(events);
+            self.budget.sync(self.created_legs());
+            if inputs.overflowed() && !self.given_up {
+                let reason = format!(
+                    "over the limit of {} queued inputs per call: events were lost",
+                    inputs.bound()
+                );
+                self.observer.send(Observation::PluginFailed {
+                    call: self.record.id.clone(),
+                    event: wit::Event::Started,
+                    reason: reason.clone(),
+                });
+                self.pending.clear();
+                self.given_up = true;
+                tracing::warn!(call = %self.record.id, %reason, "applying the failure policy without the plugin");
+                self.apply_policy_without_fallback().await;
+            }
         }
         Box::pin(self.end()).await;
     }
@@ -148,11 +178,7 @@ impl Session {
     /// Waits until the created leg `leg` has entered the application, taking in the call's
     /// other inputs meanwhile. Err when it went away first or took longer than
     /// [`ENTRY_TIMEOUT`]; a leg that never came is hung up and leaves the call.
-    async fn until_in_stasis(
-        &mut self,
-        leg: &str,
-        inputs: &mut mpsc::UnboundedReceiver<CallInput>,
-    ) -> Result<(), String> {
+    async fn until_in_stasis(&mut self, leg: &str, inputs: &mut CallInputs) -> Result<(), String> {
         let deadline = tokio::time::Instant::now() + ENTRY_TIMEOUT;
         loop {
             match self.record.legs.get(leg).map(|l| l.phase) {
@@ -201,7 +227,7 @@ impl Session {
                     let (queue, handle) = (self.queue.clone(), h.to_string());
                     tokio::spawn(async move {
                         tokio::time::sleep(DESTROY_GRACE).await;
-                        let _ = queue.send(CallInput::DestroyGrace(handle));
+                        queue.send(CallInput::DestroyGrace(handle));
                     });
                 }
                 if let Ari::StasisStart(e) = &*event
@@ -251,11 +277,7 @@ impl Session {
 
     /// Hands one event to the plugin and carries out its reply; failed commands come back as
     /// `command-failed`, up to a bound.
-    async fn deliver(
-        &mut self,
-        mut event: wit::Event,
-        inputs: &mut mpsc::UnboundedReceiver<CallInput>,
-    ) {
+    async fn deliver(&mut self, mut event: wit::Event, inputs: &mut CallInputs) {
         if let Some(reason) = self.refused.take() {
             TenantCounters::add(&self.tenant.counters.calls_refused, 1);
             self.observer.send(Observation::PluginFailed {
@@ -338,12 +360,16 @@ impl Session {
                     from,
                     &mut self.timers,
                     &queue,
-                    CallInput::Timer,
+                    &mut self.budget,
                 )
                 .await;
                 match executed {
                     Executed::Done => break Ok(()),
                     Executed::Failed(failure) => break Err(failure),
+                    Executed::OverLimit(failure) => {
+                        TenantCounters::add(&counters.limits_hit, 1);
+                        break Err(failure);
+                    }
                     Executed::Waiting { index, leg } => {
                         match self.until_in_stasis(&leg, inputs).await {
                             Ok(()) => from = index,
@@ -363,6 +389,22 @@ impl Session {
                     after,
                 });
             }
+            self.budget.sync(self.created_legs());
+            if self.budget.hits > MAX_LIMIT_HITS
+                && let Err(failure) = &result
+            {
+                let reason = format!(
+                    "the plugin ran into the call's limits {} times, last: {}",
+                    self.budget.hits, failure.message
+                );
+                self.observer.send(Observation::PluginFailed {
+                    call: self.record.id.clone(),
+                    event: event.clone(),
+                    reason: reason.clone(),
+                });
+                self.fail(&reason).await;
+                return;
+            }
             match result {
                 Ok(()) => return,
                 Err(failure) => {
@@ -374,6 +416,11 @@ impl Session {
         }
         self.fail("the plugin kept answering failures with failing commands")
             .await;
+    }
+
+    /// The channels of the call the router created (and that count against the tenant).
+    fn created_legs(&self) -> usize {
+        self.record.legs.values().filter(|l| l.created).count()
     }
 
     /// A tenant that migrates calls on a swap: move to the live version if it changed.

@@ -3,15 +3,14 @@
 //! per server only). Channels and bridges the router made carry
 //! their call id in their own id, so they need no entry.
 
-use super::session::CallInput;
+use super::queue::CallQueue;
 use std::collections::HashMap;
 use std::sync::Mutex;
-use tokio::sync::mpsc;
 
 /// A live call's entry.
 #[derive(Debug, Clone)]
 pub struct CallEntry {
-    pub queue: mpsc::UnboundedSender<CallInput>,
+    pub queue: CallQueue,
     pub server: String,
     pub tenant: String,
     pub caller: String,

@@ -3,7 +3,7 @@
 //! the counters operators watch. New versions are checked here, off the event path, before
 //! they go live.
 
-use super::config::{FailurePolicy, RollbackConfig, TenantConfig, settings_map};
+use super::config::{Capabilities, FailurePolicy, RollbackConfig, TenantConfig, settings_map};
 use super::versions::{Version, Versions};
 use crate::runtime::{
     self as wit, InstanceMode, Invocation, Limits, LoadError, Plugin, Runtime, Settings,
@@ -39,6 +39,8 @@ pub struct TenantCounters {
     pub commands_failed: AtomicU64,
     /// Calls refused for a limit (concurrent calls, new calls per second).
     pub calls_refused: AtomicU64,
+    /// Commands not sent because they were over a call's limits (channels, timers, REST rate).
+    pub limits_hit: AtomicU64,
     /// Total plugin time, for the mean per event.
     pub plugin_nanos: AtomicU64,
 }
@@ -66,16 +68,17 @@ pub struct Tenant {
     pub settings: Arc<Settings>,
     pub limits: Limits,
     pub mode: InstanceMode,
-    /// Endpoint patterns a plugin may create channels to.
-    pub endpoints: Vec<String>,
+    /// What the plugin may reach: endpoints, dialplan contexts, media, variables.
+    pub capabilities: Capabilities,
     pub on_failure: OnFailure,
     pub counters: TenantCounters,
-    /// Dialplan contexts continue-in-dialplan may name.
-    pub contexts: Vec<String>,
-    /// Media URI prefixes play may use.
-    pub media: Vec<String>,
     /// The admin API token of this tenant.
     pub admin_token: Option<String>,
+    /// What one call may spend (channels, timers, REST rate, queued inputs).
+    pub call_limits: super::budget::CallLimits,
+    /// Channels the tenant's calls created that are in progress, and the most allowed.
+    pub channels_live: Arc<std::sync::atomic::AtomicUsize>,
+    pub max_channels: usize,
     /// Calls in progress, and the most allowed.
     pub calls_live: std::sync::atomic::AtomicUsize,
     pub max_calls: usize,
@@ -156,6 +159,12 @@ impl Tenant {
             tenant: name.into(),
             message,
         })?;
+        let capabilities = config
+            .capabilities()
+            .map_err(|message| TenantError::Settings {
+                tenant: name.into(),
+                message,
+            })?;
         Ok(Tenant {
             name: name.into(),
             apps: config.apps.clone(),
@@ -167,12 +176,13 @@ impl Tenant {
             settings: Arc::new(settings),
             limits: config.limits.limits(),
             mode: config.instances.mode(),
-            endpoints: config.endpoints.clone(),
+            capabilities,
             on_failure,
             counters: TenantCounters::default(),
-            contexts: config.contexts.clone(),
-            media: config.media.clone(),
             admin_token: config.admin_token.clone(),
+            call_limits: config.limits.call_limits(),
+            channels_live: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+            max_channels: config.limits.max_channels.unwrap_or(DEFAULT_MAX_CHANNELS),
             calls_live: std::sync::atomic::AtomicUsize::new(0),
             max_calls: config.limits.max_calls.unwrap_or(10_000),
             max_new_calls_per_second: config.limits.max_new_calls_per_second.unwrap_or(500.0),
@@ -220,25 +230,33 @@ impl Tenant {
         self.calls_live.fetch_sub(1, Ordering::AcqRel);
     }
 
-    /// Whether continue-in-dialplan may name `context`.
-    pub fn allows_context(&self, context: &str) -> bool {
-        self.contexts
+    /// Whether the plugin may create a channel to `endpoint`; the error says why not.
+    pub fn check_endpoint(&self, endpoint: &str) -> Result<(), String> {
+        use crate::capability::endpoint::Endpoint;
+        let parsed =
+            Endpoint::parse(endpoint).map_err(|e| format!("endpoint {endpoint:?}: {e}"))?;
+        if self
+            .capabilities
+            .endpoints
             .iter()
-            .any(|p| crate::pattern::matches(p, context))
+            .any(|p| p.allows(&parsed))
+        {
+            Ok(())
+        } else {
+            Err(format!(
+                "endpoint {endpoint:?} is not on the tenant's allow-list"
+            ))
+        }
     }
 
-    /// Whether play may use `uri`.
-    pub fn allows_media(&self, uri: &str) -> bool {
-        self.media
-            .iter()
-            .any(|prefix| uri.starts_with(prefix.as_str()))
-    }
-
-    /// Whether the plugin may create a channel to `endpoint`.
-    pub fn allows_endpoint(&self, endpoint: &str) -> bool {
-        self.endpoints
-            .iter()
-            .any(|p| crate::pattern::matches(p, endpoint))
+    /// Whether play may use `uri`; the error says why not.
+    pub fn check_media(&self, uri: &str) -> Result<(), String> {
+        crate::capability::media::Media::parse(uri).map_err(|e| format!("media {uri:?}: {e}"))?;
+        if self.capabilities.media.iter().any(|p| p.allows(uri)) {
+            Ok(())
+        } else {
+            Err(format!("media {uri:?} is not allowed for the tenant"))
+        }
     }
 }
 
@@ -347,6 +365,10 @@ impl Tenant {
         }
     }
 }
+
+/// Channels a tenant's calls may have created and in progress at once, unless its config
+/// says otherwise: as many as the default number of calls, each with one leg.
+pub const DEFAULT_MAX_CHANNELS: usize = 10_000;
 
 /// A tenant's plugin threads unless its config says otherwise: half the machine's cores (at
 /// least one), so no single tenant's plugins — a runaway one included — can take every core

@@ -6,7 +6,7 @@ use super::cache::{CodeCache, content_hash};
 use super::error::LoadError;
 use super::inspect::{self, ComponentInfo};
 use super::plugin::Plugin;
-use super::sandbox::Sandbox;
+use super::sandbox::{self, Sandbox};
 use crate::runtime::bindings::RouterPluginPre;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -93,6 +93,8 @@ impl Runtime {
             .map_err(|e| LoadError::Prepare(format!("linking WASI: {e}")))?;
         RouterPlugin::add_to_linker::<Sandbox, HasSelf<Sandbox>>(&mut linker, |s| s)
             .map_err(|e| LoadError::Prepare(format!("linking host interface: {e}")))?;
+        sandbox::no_waiting(&mut linker)
+            .map_err(|e| LoadError::Prepare(format!("linking the frozen clock: {e}")))?;
 
         let ticker_stop = Arc::new(AtomicBool::new(false));
         let ticks = Arc::new(AtomicU64::new(0));

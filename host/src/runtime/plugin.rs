@@ -6,7 +6,7 @@ use super::engine::RuntimeInner;
 use super::error::PluginError;
 use super::inspect::ComponentInfo;
 use super::limits::Limits;
-use super::sandbox::{CallContext, DeadlineHit, MemoryCapHit, Sandbox};
+use super::sandbox::{CallContext, DeadlineHit, MemoryCapHit, Sandbox, random_seed};
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -102,7 +102,7 @@ impl Plugin {
             settings: Arc::new(Settings::new()),
             log_budget: limits.max_log_bytes,
         };
-        let mut store = self.new_store(context, &limits, 0);
+        let mut store = self.new_store(context, &limits, 0, 0);
         let instance = match self.pre.instantiate(&mut store) {
             Ok(i) => i,
             Err(e) => {
@@ -150,16 +150,17 @@ impl Plugin {
             InstanceMode::Reuse { max_uses } => Some(max_uses),
         };
         let ticks = self.deadline_ticks(inv.limits);
+        let seed = random_seed(&inv.call.id, inv.call.now_ms);
         let mut warm = match max_uses.and_then(|_| self.take_idle()) {
             Some(mut warm) => {
                 let sandbox = warm.store.data_mut();
-                sandbox.begin_call(context, inv.call.now_ms);
+                sandbox.begin_call(context, inv.call.now_ms, seed);
                 sandbox.memory_limit = self.memory_limit(inv.limits);
                 sandbox.run.start(inv.limits.deadline, ticks);
                 warm
             }
             None => {
-                let mut store = self.new_store(context, inv.limits, inv.call.now_ms);
+                let mut store = self.new_store(context, inv.limits, inv.call.now_ms, seed);
                 match self.pre.instantiate(&mut store) {
                     Ok(plugin) => Warm {
                         store,
@@ -193,7 +194,13 @@ impl Plugin {
     }
 
     /// A store for one fresh instance: limits, copy budget, deadline, frozen clock.
-    fn new_store(&self, context: CallContext, limits: &Limits, now_ms: u64) -> Store<Sandbox> {
+    fn new_store(
+        &self,
+        context: CallContext,
+        limits: &Limits,
+        now_ms: u64,
+        seed: u64,
+    ) -> Store<Sandbox> {
         let ticks = self.deadline_ticks(limits);
         let sandbox = Sandbox::new(
             self.name.clone(),
@@ -220,6 +227,7 @@ impl Plugin {
         });
         let sandbox = store.data_mut();
         sandbox.clock_ms.store(now_ms, Ordering::Relaxed);
+        sandbox.reseed(seed);
         sandbox.run.start(limits.deadline, ticks);
         store.set_epoch_deadline(ticks);
         store

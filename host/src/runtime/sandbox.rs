@@ -131,6 +131,8 @@ pub(crate) struct Sandbox {
     pub output: Arc<Mutex<Output>>,
     /// The time WASI clocks report: the event's `now-ms`.
     pub clock_ms: Arc<AtomicU64>,
+    /// WASI random's state, seeded per call ([`Sandbox::begin_call`]).
+    random: Arc<AtomicU64>,
     /// The plugin's run time in this call, against its deadline.
     pub run: RunClock,
 }
@@ -257,6 +259,7 @@ impl Sandbox {
         }));
         lock(&output).reset(context.tag.clone(), context.log_budget);
         let clock_ms = Arc::new(AtomicU64::new(0));
+        let random = Arc::new(AtomicU64::new(0));
         let wasi = WasiCtx::builder()
             .stdout(CapturedStream {
                 output: output.clone(),
@@ -268,6 +271,9 @@ impl Sandbox {
             })
             .wall_clock(FrozenClock(clock_ms.clone()))
             .monotonic_clock(FrozenClock(clock_ms.clone()))
+            .secure_random(CallRandom(random.clone()))
+            .insecure_random(CallRandom(random.clone()))
+            .insecure_random_seed(0)
             .build();
         Sandbox {
             wasi,
@@ -276,15 +282,25 @@ impl Sandbox {
             context,
             output,
             clock_ms,
+            random,
             run: RunClock::new(ticks),
         }
     }
 
     /// Prepares a (possibly reused) instance for the next call.
-    pub fn begin_call(&mut self, context: CallContext, now_ms: u64) {
+    /// WASI random starts from `seed`, made from the call and the event's time, so the same
+    /// event of the same call gives the same reply (the contract's promise that a call can be
+    /// replayed), on a fresh instance or a reused one.
+    pub fn begin_call(&mut self, context: CallContext, now_ms: u64, seed: u64) {
         lock(&self.output).reset(context.tag.clone(), context.log_budget);
         self.clock_ms.store(now_ms, Ordering::Relaxed);
+        self.reseed(seed);
         self.context = context;
+    }
+
+    /// Restarts WASI random from `seed`.
+    pub fn reseed(&mut self, seed: u64) {
+        self.random.store(seed, Ordering::Relaxed);
     }
 
     pub fn output(&self) -> std::sync::MutexGuard<'_, Output> {
@@ -370,6 +386,103 @@ impl wasmtime_wasi::HostMonotonicClock for FrozenClock {
         self.0.load(Ordering::Relaxed).saturating_mul(1_000_000)
     }
 }
+
+/// WASI random for plugins: SplitMix64 over a state the host seeds per call. Replayable by
+/// design, so not a source of secrets; the contract offers a plugin none.
+struct CallRandom(Arc<AtomicU64>);
+
+impl rand_core::TryRng for CallRandom {
+    type Error = std::convert::Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        Ok((self.try_next_u64()? >> 32) as u32)
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        let mut z = self
+            .0
+            .fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed)
+            .wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        Ok(z ^ (z >> 31))
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        for chunk in dst.chunks_mut(8) {
+            let bytes = self.try_next_u64()?.to_le_bytes();
+            chunk.copy_from_slice(&bytes[..chunk.len()]);
+        }
+        Ok(())
+    }
+}
+
+/// A seed for WASI random from a call's id and an event's time (FNV-1a).
+pub(crate) fn random_seed(call: &str, now_ms: u64) -> u64 {
+    call.bytes()
+        .chain(now_ms.to_le_bytes())
+        .fold(0xcbf2_9ce4_8422_2325, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        })
+}
+
+/// A sleep in a plugin: ready at once. The plugin's clock is frozen at the event's time, so a
+/// wait could never end by that clock, and a wait inside the host is out of the epoch
+/// deadline's reach: a plugin sleeping in WASI once ran 4.6 s past a 100 ms deadline, and one
+/// sleeping forever kept its thread forever. With every sleep over at once, a plugin that waits
+/// in a loop spins in wasm, where the deadline stops it.
+struct Elapsed;
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for Elapsed {
+    async fn ready(&mut self) {}
+}
+
+/// Replaces `wasi:clocks/monotonic-clock`'s `subscribe-duration` and `subscribe-instant` in
+/// `linker` with pollables that are ready at once ([`Elapsed`]), and `wasi:random`'s insecure
+/// seed with one from the call's generator ([`CallRandom`]). WASI offers no other wait a
+/// plugin can reach: stdin is empty, and sockets and name lookups are refused before they
+/// could block.
+pub(crate) fn no_waiting(
+    linker: &mut wasmtime::component::Linker<Sandbox>,
+) -> wasmtime::Result<()> {
+    use wasmtime::component::Resource;
+    use wasmtime_wasi::p2::DynPollable;
+    fn elapsed(
+        mut store: wasmtime::StoreContextMut<'_, Sandbox>,
+        _at: (u64,),
+    ) -> wasmtime::Result<(Resource<DynPollable>,)> {
+        let table = &mut store.data_mut().table;
+        let sleep = table.push(Elapsed)?;
+        Ok((wasmtime_wasi::p2::subscribe(table, sleep)?,))
+    }
+    // The insecure seed (what language runtimes seed hash tables with) comes from the call's
+    // generator too; wasmtime-wasi fixes it once per instance.
+    fn insecure_seed(
+        mut store: wasmtime::StoreContextMut<'_, Sandbox>,
+        _: (),
+    ) -> wasmtime::Result<((u64, u64),)> {
+        use rand_core::Rng;
+        let mut random = CallRandom(store.data_mut().random.clone());
+        Ok(((random.next_u64(), random.next_u64()),))
+    }
+    linker.allow_shadowing(true);
+    let mut clock = linker.instance(MONOTONIC_CLOCK)?;
+    clock.func_wrap("subscribe-duration", elapsed)?;
+    clock.func_wrap("subscribe-instant", elapsed)?;
+    linker
+        .instance(INSECURE_SEED)?
+        .func_wrap("insecure-seed", insecure_seed)?;
+    linker.allow_shadowing(false);
+    Ok(())
+}
+
+/// The insecure-seed interface as wasmtime-wasi links it.
+const INSECURE_SEED: &str = "wasi:random/insecure-seed@0.2.12";
+
+/// The monotonic clock interface as wasmtime-wasi links it (components importing an older
+/// 0.2.x are matched to it by semver).
+const MONOTONIC_CLOCK: &str = "wasi:clocks/monotonic-clock@0.2.12";
 
 /// stdout or stderr of a plugin: lines go to the log, within the call's log budget; past it
 /// the bytes are dropped (and counted), never a trap.

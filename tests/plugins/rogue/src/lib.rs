@@ -7,8 +7,13 @@
 //! (hangs up setting `handle`, a channel it does not have), `create` (creates a channel to
 //! setting `endpoint`), `timer` (timers kept by the host; see below), `escape` (continue into
 //! setting `context`), `play` (play setting `media`), `fat-state` (`mib` MiB of state),
-//! `chatter` (write `mib` MiB to stdout). Setting `after` lets it behave for
-//! that many events first (default 0). Behaving, it answers `started` with one `answer`.
+//! `chatter` (write `mib` MiB to stdout), `script` (on `started`, the commands of setting
+//! `script`, see [`script`]), `timer-storm` (on every event, `count` timers of `ms` ms, each a
+//! fresh name), `leg-storm` (on every event, create and dial `count` legs), `sleep` (sleep in
+//! WASI for setting `ms`, or forever), `sleep-at-load` (the same, when the host asks its
+//! interests), `random` (report WASI random's first `u64` as `X_RANDOM`). Setting `after` lets
+//! it behave for that many events first (default 0). Behaving, it answers `started` with one
+//! `answer`.
 
 use callwasm_sdk::prelude::*;
 use callwasm_sdk::{Command, ContinueInDialplan};
@@ -28,6 +33,13 @@ struct State {
 
 impl Plugin for Rogue {
     type State = State;
+
+    fn interests() -> Vec<EventKind> {
+        if setting("misbehave").as_deref() == Some("sleep-at-load") {
+            sleep();
+        }
+        callwasm_sdk::ALL_EVENTS.to_vec()
+    }
 
     fn handle(event: Event, _call: &Call, state: &mut State) -> Result<Reply, String> {
         let after: u32 = setting("after").and_then(|a| a.parse().ok()).unwrap_or(0);
@@ -118,6 +130,47 @@ impl Plugin for Rogue {
                     let _ = std::io::Write::write_all(&mut out, line.as_bytes());
                 }
             }
+            Some("script") => {
+                if let Event::Started = event {
+                    script(&setting("script").unwrap_or_default(), &mut reply);
+                }
+            }
+            Some("timer-storm") => {
+                let count: u32 = setting("count")
+                    .and_then(|c| c.parse().ok())
+                    .unwrap_or(1000);
+                let ms: u32 = setting("ms").and_then(|m| m.parse().ok()).unwrap_or(0);
+                for _ in 0..count {
+                    state.timers = state.timers.wrapping_add(1);
+                    reply.start_timer(&format!("t{}", state.timers), ms);
+                }
+            }
+            Some("leg-storm") => {
+                let count: u32 = setting("count").and_then(|c| c.parse().ok()).unwrap_or(100);
+                for _ in 0..count {
+                    state.timers = state.timers.wrapping_add(1);
+                    let leg = format!("leg{}", state.timers);
+                    reply
+                        .create(&leg, "PJSIP/agent", CallerId::PassThrough)
+                        .dial(&leg, Some(CALLER), 30);
+                }
+                if let Event::Started = event {
+                    reply.start_timer("again", 10);
+                } else if let Event::Timer(_) = event {
+                    reply.start_timer("again", 10);
+                }
+            }
+            Some("sleep") => {
+                sleep();
+                if let Event::Started = event {
+                    reply.answer(CALLER);
+                }
+            }
+            Some("random") => {
+                let mut bytes = [0u8; 8];
+                let _ = getrandom_bytes(&mut bytes);
+                reply.set_var(CALLER, "X_RANDOM", &u64::from_le_bytes(bytes).to_string());
+            }
             // Creates a channel to the endpoint in setting `endpoint`.
             Some("create") => {
                 let endpoint = setting("endpoint").unwrap_or_else(|| "PJSIP/anywhere".into());
@@ -130,6 +183,75 @@ impl Plugin for Rogue {
             }
         }
         Ok(reply)
+    }
+}
+
+/// Sleeps in WASI for setting `ms` (default: forever).
+fn sleep() {
+    let ms: u64 = setting("ms")
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(u64::MAX);
+    std::thread::sleep(std::time::Duration::from_millis(ms));
+}
+
+/// WASI random, as a language runtime reads it (a hash seed, a UUID).
+fn getrandom_bytes(out: &mut [u8]) -> Result<(), ()> {
+    use std::collections::hash_map::RandomState;
+    use std::hash::{BuildHasher, Hasher};
+    // std's RandomState seeds itself from WASI random; hashing nothing reads the seed.
+    for chunk in out.chunks_mut(8) {
+        let h = RandomState::new().build_hasher().finish().to_le_bytes();
+        chunk.copy_from_slice(&h[..chunk.len()]);
+    }
+    Ok(())
+}
+
+/// Carries out a script: one command per line, fields split by `|`:
+/// `create|leg|endpoint`, `setvar|channel|name|value`, `dial|leg`, `play|handle|media`,
+/// `continue|channel|context|extension|priority` (an empty field is none), `timer|name|ms`,
+/// `hangup|channel|cause`, `bridge|handle`, `add|bridge|channel`. `\r` and `\n` in a field
+/// are CR and LF.
+fn script(text: &str, reply: &mut Reply) {
+    let unescape = |f: &str| f.replace("\\r", "\r").replace("\\n", "\n");
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let f: Vec<String> = line.split('|').map(unescape).collect();
+        let at = |i: usize| f.get(i).cloned().unwrap_or_default();
+        let opt = |i: usize| Some(at(i)).filter(|s| !s.is_empty());
+        match at(0).as_str() {
+            "create" => {
+                reply.create(&at(1), &at(2), CallerId::PassThrough);
+            }
+            "setvar" => {
+                reply.set_var(&at(1), &at(2), &at(3));
+            }
+            "dial" => {
+                reply.dial(&at(1), Some(CALLER), 30);
+            }
+            "play" => {
+                reply.play(&at(1), Target::Channel(CALLER.into()), [at(2).as_str()]);
+            }
+            "continue" => {
+                reply.push(Command::ContinueInDialplan(ContinueInDialplan {
+                    channel: at(1),
+                    context: opt(2),
+                    extension: opt(3),
+                    priority: opt(4).and_then(|p| p.parse().ok()),
+                }));
+            }
+            "timer" => {
+                reply.start_timer(&at(1), at(2).parse().unwrap_or(0));
+            }
+            "hangup" => {
+                reply.hangup(&at(1), at(2).parse().unwrap_or(16));
+            }
+            "bridge" => {
+                reply.bridge_create(&at(1), BridgeKind::Mixing);
+            }
+            "add" => {
+                reply.bridge_add(&at(1), &[at(2).as_str()]);
+            }
+            _ => {}
+        }
     }
 }
 
