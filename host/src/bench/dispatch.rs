@@ -133,6 +133,7 @@ fn handle(
             tag: Arc::from("bench/bench-1"),
             limits,
             mode,
+            slots: None,
         })
         .map(|r| r.commands.len())
         .map_err(|e| e.to_string())
@@ -206,6 +207,7 @@ pub fn native(
             tag: Arc::from("bench/bench-1"),
             limits: &Limits::default(),
             mode: InstanceMode::Fresh,
+            slots: None,
         })
         .map_err(|e| e.to_string())?;
     let natively = native::early_dial_started(&call, &settings)?;

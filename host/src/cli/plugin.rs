@@ -167,6 +167,7 @@ fn call_once(file: &Path, event: &str, call: &str, settings: &[String]) -> Resul
             tag: Arc::from(format!("{}/{}", call.tenant, call.id)),
             limits: &limits,
             mode: InstanceMode::Fresh,
+            slots: None,
         })
         .map_err(|e| e.to_string())?;
     println!("{}", reply_json(&reply)?);

@@ -223,6 +223,12 @@ pub struct LimitsConfig {
 }
 
 impl LimitsConfig {
+    /// The tenant's plugin threads: the configured number, or the default.
+    pub fn plugin_threads(&self) -> usize {
+        self.max_plugin_threads
+            .unwrap_or_else(super::tenant::default_plugin_threads)
+    }
+
     /// The per-call limits: these values over the defaults.
     pub fn call_limits(&self) -> super::budget::CallLimits {
         let d = super::budget::CallLimits::default();

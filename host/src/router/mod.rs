@@ -83,6 +83,15 @@ impl Router {
                 .cache
                 .map(|c| c.with_max_bytes(mib.saturating_mul(1 << 20)));
         }
+        // The pool holds every tenant's share of instances and no more (runtime/slots.rs).
+        runtime_config.max_instances = config
+            .tenants
+            .values()
+            .map(|t| {
+                crate::runtime::InstanceSlots::for_threads(t.limits.plugin_threads()).max() as u32
+            })
+            .sum::<u32>()
+            .max(1);
         let runtime =
             Runtime::new(runtime_config).map_err(|e| StartError::Runtime(e.to_string()))?;
         let mut tenants = BTreeMap::new();

@@ -464,6 +464,7 @@ impl Session {
                     tag,
                     limits: &tenant.limits,
                     mode: tenant.mode,
+                    slots: Some(tenant.slots.clone()),
                 });
                 (reply, began.elapsed())
             })

@@ -87,6 +87,8 @@ pub struct Tenant {
     bucket: std::sync::Mutex<(f64, std::time::Instant)>,
     /// The tenant's own plugin threads: bounds its plugin work at once.
     pub workers: super::workers::Workers,
+    /// The tenant's share of the instance pool.
+    pub slots: Arc<crate::runtime::InstanceSlots>,
 }
 
 /// A tenant that could not be set up.
@@ -190,13 +192,8 @@ impl Tenant {
                 config.limits.max_new_calls_per_second.unwrap_or(500.0),
                 std::time::Instant::now(),
             )),
-            workers: super::workers::Workers::new(
-                name,
-                config
-                    .limits
-                    .max_plugin_threads
-                    .unwrap_or_else(default_plugin_threads),
-            ),
+            workers: super::workers::Workers::new(name, config.limits.plugin_threads()),
+            slots: crate::runtime::InstanceSlots::for_threads(config.limits.plugin_threads()),
         })
     }
 
@@ -329,6 +326,7 @@ impl Tenant {
                 tag: Arc::from(format!("{}/smoke", self.name)),
                 limits: &self.limits,
                 mode: InstanceMode::Fresh,
+                slots: Some(self.slots.clone()),
             })
             .map(|_| ())
             .map_err(|e| e.to_string())

@@ -29,6 +29,16 @@ pub struct RuntimeConfig {
     pub max_wasm_stack: usize,
 }
 
+/// What one plugin instance may hold. A component declaring more is refused at load: the
+/// pool's slots are shared, and a small component with thousands of memories once took them
+/// all. Measured needs: a Rust plugin 3 core instances, 1 memory, 2 tables; the JavaScript
+/// (StarlingMonkey) hunt group 13, 3 and 2; the Python (componentize-py) one 38, ≤ 4, ≤ 4.
+pub const MAX_MEMORIES_PER_INSTANCE: u32 = 4;
+/// See [`MAX_MEMORIES_PER_INSTANCE`].
+pub const MAX_TABLES_PER_INSTANCE: u32 = 8;
+/// See [`MAX_MEMORIES_PER_INSTANCE`].
+pub const MAX_CORE_INSTANCES_PER_INSTANCE: u32 = 64;
+
 impl Default for RuntimeConfig {
     fn default() -> Self {
         RuntimeConfig {
@@ -173,10 +183,16 @@ impl Runtime {
 /// callwasm's wasmtime settings: component model, epoch deadlines, pooling allocator.
 fn engine_config(config: &RuntimeConfig, pagemap_scan: bool) -> Config {
     let mut pool = PoolingAllocationConfig::new();
-    pool.total_component_instances(config.max_instances)
-        .total_core_instances(config.max_instances.saturating_mul(8))
-        .total_memories(config.max_instances.saturating_mul(2))
-        .total_tables(config.max_instances.saturating_mul(4))
+    // Every instance may hold its full allowance at once: the pool never runs out of memories
+    // or tables before it runs out of instances, which are shared out per tenant.
+    let n = config.max_instances;
+    pool.total_component_instances(n)
+        .total_core_instances(n.saturating_mul(MAX_CORE_INSTANCES_PER_INSTANCE))
+        .total_memories(n.saturating_mul(MAX_MEMORIES_PER_INSTANCE))
+        .total_tables(n.saturating_mul(MAX_TABLES_PER_INSTANCE))
+        .max_memories_per_component(MAX_MEMORIES_PER_INSTANCE)
+        .max_tables_per_component(MAX_TABLES_PER_INSTANCE)
+        .max_core_instances_per_component(MAX_CORE_INSTANCES_PER_INSTANCE)
         .max_memory_size(config.max_memory_bytes)
         .table_keep_resident(64 << 10);
     if pagemap_scan {

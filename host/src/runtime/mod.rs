@@ -13,6 +13,7 @@ mod inspect;
 mod limits;
 mod plugin;
 mod sandbox;
+mod slots;
 
 pub use bindings::callwasm::router::host::Level;
 pub use bindings::callwasm::router::types::{
@@ -27,6 +28,7 @@ pub use error::{LoadError, PluginError};
 pub use inspect::ComponentInfo;
 pub use limits::Limits;
 pub use plugin::{InstanceMode, Invocation, Plugin, Settings};
+pub use slots::{InstanceSlots, Slot};
 
 /// The WIT interface a plugin must export.
 pub const CALL_HANDLER_INTERFACE: &str = "callwasm:router/call-handler@0.1.0";

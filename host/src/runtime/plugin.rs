@@ -7,6 +7,7 @@ use super::error::PluginError;
 use super::inspect::ComponentInfo;
 use super::limits::Limits;
 use super::sandbox::{CallContext, DeadlineHit, MemoryCapHit, Sandbox, random_seed};
+use super::slots::{InstanceSlots, Slot};
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -45,6 +46,8 @@ pub struct Invocation<'a> {
     pub tag: Arc<str>,
     pub limits: &'a Limits,
     pub mode: InstanceMode,
+    /// The tenant's share of the instance pool; None outside a router (tools, benches).
+    pub slots: Option<Arc<InstanceSlots>>,
 }
 
 /// Idle warm instances kept per plugin in `reuse` mode.
@@ -54,6 +57,8 @@ struct Warm {
     store: Store<Sandbox>,
     plugin: RouterPlugin,
     uses: u32,
+    /// The tenant's slot this instance holds while it lives.
+    _slot: Option<Slot>,
 }
 
 /// A plugin compiled for this runtime and checked against the `router-plugin` world.
@@ -160,12 +165,22 @@ impl Plugin {
                 warm
             }
             None => {
+                let slot = match &inv.slots {
+                    Some(slots) => Some(slots.take().ok_or_else(|| {
+                        PluginError::Instantiate(format!(
+                            "all {} plugin instances of the tenant are in use",
+                            slots.max()
+                        ))
+                    })?),
+                    None => None,
+                };
                 let mut store = self.new_store(context, inv.limits, inv.call.now_ms, seed);
                 match self.pre.instantiate(&mut store) {
                     Ok(plugin) => Warm {
                         store,
                         plugin,
                         uses: 0,
+                        _slot: slot,
                     },
                     Err(e) => {
                         store.data().output().finish_call();
@@ -188,7 +203,7 @@ impl Plugin {
             && reply.is_ok()
             && warm.uses < max_uses
         {
-            self.put_idle(warm);
+            self.put_idle(warm, inv.slots.as_deref());
         }
         reply
     }
@@ -250,11 +265,21 @@ impl Plugin {
         self.idle.lock().ok()?.pop()
     }
 
-    fn put_idle(&self, warm: Warm) {
+    /// Keeps a warm instance for reuse, within the plugin's and the tenant's bounds.
+    fn put_idle(&self, warm: Warm, slots: Option<&InstanceSlots>) {
         if let Ok(mut idle) = self.idle.lock()
             && idle.len() < MAX_IDLE_INSTANCES
+            && slots.is_none_or(InstanceSlots::may_keep_idle)
         {
             idle.push(warm);
+        }
+    }
+
+    /// Drops the warm instances kept for reuse (a version no call uses any more), giving
+    /// their slots back.
+    pub fn drop_idle(&self) {
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.clear();
         }
     }
 

@@ -146,6 +146,7 @@ pub fn handle_in(
         tag: Arc::from("test/call-1"),
         limits,
         mode,
+        slots: None,
     })
 }
 
