@@ -9,6 +9,8 @@ mod common;
 #[path = "../support/mod.rs"]
 mod support;
 
+mod fence;
+
 use callwasm::router::observe::Observation;
 use callwasm::sim::{InboundCall, Sim, SimConfig};
 use std::collections::BTreeMap;

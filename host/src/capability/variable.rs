@@ -222,6 +222,15 @@ impl Default for Variables {
 impl Variables {
     /// Checks a set-var of `name` to `value` on a channel (`created`: one the call created).
     pub fn check(&self, created: bool, name: &str, value: &str) -> Result<(), String> {
+        // A denied function is named as such whatever its arguments look like.
+        if let Some((function, _)) = name.split_once('(') {
+            let upper = function.to_ascii_uppercase();
+            if DENIED_FUNCTIONS.iter().any(|p| matches(p, &upper)) {
+                return Err(format!(
+                    "{name:?} is denied: {upper}() reaches beyond the channel"
+                ));
+            }
+        }
         let parsed = Name::parse(name)?;
         if let Some(why) = denied(&parsed) {
             return Err(format!("{name:?} is denied: {why}"));

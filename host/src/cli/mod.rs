@@ -36,6 +36,13 @@ enum Command {
     /// Measure what a call costs the router (dispatch, the seed flow against the floor, memory)
     /// and write docs/benchmarks.md, .json and .svg.
     Bench(bench::BenchArgs),
+    /// Compile a component for this build's engine (the router runs this in a child process
+    /// with CPU and memory limits; not for operators).
+    #[command(hide = true)]
+    CompileComponent {
+        input: std::path::PathBuf,
+        output: std::path::PathBuf,
+    },
 }
 
 /// Exit code for input the command refuses (a bad plugin, a bad file).
@@ -57,7 +64,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     // The demo prints its own story; the log only speaks up for trouble there.
     let default_level = match cli.command {
-        Command::Demo(_) | Command::Bench(_) => "warn",
+        Command::Demo(_) | Command::Bench(_) | Command::CompileComponent { .. } => "warn",
         _ => "info",
     };
     tracing_subscriber::fmt()
@@ -73,5 +80,14 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::CompileComponent { input, output } => {
+            match callwasm::runtime::compile_component_file(&input, &output) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(EXIT_BAD_INPUT)
+                }
+            }
+        }
     }
 }

@@ -6,7 +6,7 @@
 //! runtime as the reply is read.)
 
 use super::call::{CALLER, CallRecord, valid_handle};
-use super::tenant::Tenant;
+use super::config::Capabilities;
 use crate::capability::dialplan::Location;
 use crate::runtime::{Command, Target};
 use std::collections::BTreeSet;
@@ -52,8 +52,12 @@ fn valid_timer(name: &str) -> bool {
     !name.is_empty() && name.len() <= 64 && !name.chars().any(char::is_control)
 }
 
-/// Checks every command of a reply against the call and the tenant.
-pub fn check(call: &CallRecord, tenant: &Tenant, commands: &[Command]) -> Result<(), Refusal> {
+/// Checks every command of a reply against the call and the tenant's capabilities.
+pub fn check(
+    call: &CallRecord,
+    capabilities: &Capabilities,
+    commands: &[Command],
+) -> Result<(), Refusal> {
     let mut channels: BTreeSet<&str> = call.legs.keys().map(String::as_str).collect();
     let mut bridges: BTreeSet<&str> = call.bridges.keys().map(String::as_str).collect();
     for (index, command) in commands.iter().enumerate() {
@@ -84,7 +88,7 @@ pub fn check(call: &CallRecord, tenant: &Tenant, commands: &[Command]) -> Result
                 if channels.contains(c.leg.as_str()) {
                     return Err(refuse(format!("channel {:?} already exists", c.leg)));
                 }
-                tenant.check_endpoint(&c.endpoint).map_err(refuse)?;
+                capabilities.check_endpoint(&c.endpoint).map_err(refuse)?;
                 if let Some(formats) = &c.formats
                     && (formats.is_empty()
                         || formats.len() > 128
@@ -102,8 +106,7 @@ pub fn check(call: &CallRecord, tenant: &Tenant, commands: &[Command]) -> Result
             Command::SetVar(v) => {
                 channel(&v.channel)?;
                 let created = v.channel != CALLER;
-                tenant
-                    .capabilities
+                capabilities
                     .variables
                     .check(created, &v.name, &v.value)
                     .map_err(refuse)?;
@@ -136,8 +139,7 @@ pub fn check(call: &CallRecord, tenant: &Tenant, commands: &[Command]) -> Result
                     .filter(|leg| !leg.created)
                     .map(|leg| leg.model.dialplan.context.as_str())
                     .filter(|context| !context.is_empty());
-                tenant
-                    .capabilities
+                capabilities
                     .contexts
                     .check(
                         own,
@@ -183,7 +185,7 @@ pub fn check(call: &CallRecord, tenant: &Tenant, commands: &[Command]) -> Result
                     return Err(refuse(format!("more than {MAX_MEDIA} media URIs")));
                 }
                 for uri in &p.media {
-                    tenant.check_media(uri).map_err(refuse)?;
+                    capabilities.check_media(uri).map_err(refuse)?;
                 }
             }
             Command::StopPlayback(p) => {

@@ -37,6 +37,13 @@ pub struct RuntimeOptions {
     pub cache_dir: Option<PathBuf>,
     /// The cache's size cap in MiB; the least recently used entries go first (default 2048).
     pub cache_max_mib: Option<u64>,
+    /// CPU seconds one compile of a plugin may use (default 120); past it the version is
+    /// rejected. Compiles run in a child process, at a lower priority.
+    pub compile_cpu_s: Option<u64>,
+    /// Address space of a compile, in MiB (default 4096).
+    pub compile_memory_mib: Option<u64>,
+    /// Compiles running at once in the router (default: half the cores, at least 1).
+    pub compiles_at_once: Option<usize>,
 }
 
 /// The admin API: where it listens and the operator token it requires
@@ -273,6 +280,32 @@ pub struct Capabilities {
     pub contexts: crate::capability::dialplan::Contexts,
     pub media: Vec<crate::capability::media::MediaPrefix>,
     pub variables: crate::capability::variable::Variables,
+}
+
+impl Capabilities {
+    /// Whether the plugin may create a channel to `endpoint`; the error says why not.
+    pub fn check_endpoint(&self, endpoint: &str) -> Result<(), String> {
+        use crate::capability::endpoint::Endpoint;
+        let parsed =
+            Endpoint::parse(endpoint).map_err(|e| format!("endpoint {endpoint:?}: {e}"))?;
+        if self.endpoints.iter().any(|p| p.allows(&parsed)) {
+            Ok(())
+        } else {
+            Err(format!(
+                "endpoint {endpoint:?} is not on the tenant's allow-list"
+            ))
+        }
+    }
+
+    /// Whether play may use `uri`; the error says why not.
+    pub fn check_media(&self, uri: &str) -> Result<(), String> {
+        crate::capability::media::Media::parse(uri).map_err(|e| format!("media {uri:?}: {e}"))?;
+        if self.media.iter().any(|p| p.allows(uri)) {
+            Ok(())
+        } else {
+            Err(format!("media {uri:?} is not allowed for the tenant"))
+        }
+    }
 }
 
 impl TenantConfig {

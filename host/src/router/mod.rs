@@ -83,6 +83,27 @@ impl Router {
                 .cache
                 .map(|c| c.with_max_bytes(mib.saturating_mul(1 << 20)));
         }
+        let d = crate::runtime::CompileLimits::default();
+        let limits = crate::runtime::CompileLimits {
+            cpu: config
+                .runtime
+                .compile_cpu_s
+                .map_or(d.cpu, Duration::from_secs),
+            memory_bytes: config
+                .runtime
+                .compile_memory_mib
+                .map_or(d.memory_bytes, |m| m.saturating_mul(1 << 20)),
+            concurrent: config.runtime.compiles_at_once.unwrap_or(d.concurrent),
+        };
+        runtime_config.compiler = match crate::runtime::Compiler::locate(limits) {
+            Some(compiler) => compiler,
+            None => {
+                tracing::warn!(
+                    "no callwasm program to compile plugins in (set CALLWASM_BIN): compiles run in this process, without CPU or memory bounds"
+                );
+                crate::runtime::Compiler::InProcess
+            }
+        };
         // The pool holds every tenant's share of instances and no more (runtime/slots.rs).
         runtime_config.max_instances = config
             .tenants
@@ -171,7 +192,7 @@ impl Router {
             if let Some(dir) = &tenant.watch
                 && let Err(e) = plugin_dir::watch_dir(tenant.clone(), dir, shutdown.clone())
             {
-                tracing::error!(tenant = %tenant.name, dir = %dir.display(), error = %e, "cannot watch the plugin directory");
+                tracing::error!(tenant = %tenant.name, dir = %dir.display(), error = %crate::log_text::escaped(&e), "cannot watch the plugin directory");
             }
         }
         let apps: Vec<String> = self.by_app.keys().cloned().collect();
@@ -266,7 +287,7 @@ impl Router {
         received: Instant,
     ) {
         let Some(tenant) = self.by_app.get(&e.application).cloned() else {
-            tracing::warn!(%server, app = %e.application, "StasisStart for an app no tenant has");
+            tracing::warn!(%server, app = %crate::log_text::escaped(&e.application), "StasisStart for an app no tenant has");
             return;
         };
         let Some((rest, _)) = self.servers.get(server) else {
@@ -319,7 +340,7 @@ impl Router {
         let session = match admitted {
             Ok(()) => session,
             Err(reason) => {
-                tracing::warn!(call = %id, tenant = %tenant_name, %reason, "call refused");
+                tracing::warn!(call = %id, tenant = %tenant_name, reason = %crate::log_text::escaped(&reason), "call refused");
                 session.refuse(reason)
             }
         };
@@ -376,7 +397,7 @@ impl Router {
                 match rest.destroy_bridge(&id).await {
                     Ok(()) => tracing::info!(%server, bridge = %id, "orphan bridge destroyed"),
                     Err(e) => {
-                        tracing::warn!(%server, bridge = %id, error = %e, "orphan bridge not destroyed")
+                        tracing::warn!(%server, bridge = %id, error = %crate::log_text::escaped(&e), "orphan bridge not destroyed")
                     }
                 }
             }
@@ -384,7 +405,7 @@ impl Router {
                 if let Err(e) = rest.hangup(&id, 16).await
                     && e.status() != Some(404)
                 {
-                    tracing::warn!(%server, channel = %id, error = %e, "orphan channel not hung up");
+                    tracing::warn!(%server, channel = %id, error = %crate::log_text::escaped(&e), "orphan channel not hung up");
                 }
             }
         });

@@ -3,7 +3,7 @@
 //! and made live like an upload. Operators deploy with `cp new.wasm dir/.tmp && mv dir/.tmp
 //! dir/v42.wasm`: the rename makes the whole file appear at once.
 
-use super::tenant::Tenant;
+use super::tenant::{MAX_COMPONENT_BYTES, Tenant};
 use notify::{EventKind, RecursiveMode, Watcher};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -46,10 +46,31 @@ pub fn watch_dir(
                 p = rx.recv() => match p { Some(p) => p, None => return },
                 _ = shutdown.changed() => return,
             };
+            // One version of the tenant at a time: wait for an upload being checked.
+            let turn = loop {
+                if let Some(turn) = tenant.load_turn() {
+                    break turn;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            };
             let reading = path.clone();
-            let Ok(Ok(bytes)) = tokio::task::spawn_blocking(move || std::fs::read(reading)).await
-            else {
-                continue; // renamed away again
+            let read = tokio::task::spawn_blocking(move || {
+                let len = std::fs::metadata(&reading)?.len();
+                if len > MAX_COMPONENT_BYTES as u64 {
+                    return Err(std::io::Error::other(format!(
+                        "{len} bytes; at most {MAX_COMPONENT_BYTES} are accepted"
+                    )));
+                }
+                std::fs::read(reading)
+            })
+            .await;
+            let bytes = match read {
+                Ok(Ok(bytes)) => bytes,
+                Ok(Err(e)) if e.kind() == std::io::ErrorKind::Other => {
+                    tracing::warn!(tenant = %tenant.name, file = ?path.display().to_string(), reason = %crate::log_text::escaped(&e), "version from the plugin directory rejected");
+                    continue;
+                }
+                _ => continue, // renamed away again
             };
             let label = path.file_stem().map(|s| s.to_string_lossy().into_owned());
             // Several notifications for one file: install it once.
@@ -59,16 +80,17 @@ pub fn watch_dir(
             }
             last = Some((path.clone(), hash));
             let t = tenant.clone();
-            let installed = tokio::task::spawn_blocking(move || t.install(&bytes, label)).await;
+            let installed =
+                tokio::task::spawn_blocking(move || t.install(&turn, &bytes, label)).await;
             match installed {
                 Ok(Ok(v)) => {
-                    tracing::info!(tenant = %tenant.name, version = %v.name(), file = %path.display(), "version from the plugin directory is live")
+                    tracing::info!(tenant = %tenant.name, version = %v.name(), file = ?path.display().to_string(), "version from the plugin directory is live")
                 }
                 Ok(Err(e)) => {
-                    tracing::warn!(tenant = %tenant.name, file = %path.display(), reason = %e, "version from the plugin directory rejected")
+                    tracing::warn!(tenant = %tenant.name, file = ?path.display().to_string(), reason = ?e.to_string(), "version from the plugin directory rejected")
                 }
                 Err(e) => {
-                    tracing::warn!(tenant = %tenant.name, error = %e, "checking a version failed")
+                    tracing::warn!(tenant = %tenant.name, error = %crate::log_text::escaped(&e), "checking a version failed")
                 }
             }
         }

@@ -168,7 +168,7 @@ impl Session {
                 });
                 self.pending.clear();
                 self.given_up = true;
-                tracing::warn!(call = %self.record.id, %reason, "applying the failure policy without the plugin");
+                tracing::warn!(call = %self.record.id, reason = %crate::log_text::escaped(&reason), "applying the failure policy without the plugin");
                 self.apply_policy_without_fallback().await;
             }
         }
@@ -198,7 +198,7 @@ impl Session {
                         && let Err(e) = self.rest.hangup(&id, 41).await
                         && e.status() != Some(404)
                     {
-                        tracing::warn!(call = %self.record.id, %leg, error = %e, "hanging up a leg that never entered the application failed");
+                        tracing::warn!(call = %self.record.id, %leg, error = %crate::log_text::escaped(&e), "hanging up a leg that never entered the application failed");
                     }
                     let events = gone(&mut self.record, leg, 41, "Temporary failure");
                     self.pending.extend(events);
@@ -321,7 +321,7 @@ impl Session {
                     return;
                 }
             };
-            if let Err(refusal) = check(&self.record, &self.tenant, &reply.commands) {
+            if let Err(refusal) = check(&self.record, &self.tenant.capabilities, &reply.commands) {
                 TenantCounters::add(&counters.replies_refused, 1);
                 let reason = format!("reply refused: {refusal}");
                 self.observer.send(Observation::PluginFailed {
@@ -409,13 +409,18 @@ impl Session {
                 Ok(()) => return,
                 Err(failure) => {
                     TenantCounters::add(&counters.commands_failed, 1);
-                    tracing::info!(call = %self.record.id, command = %failure.command, status = failure.status, message = %failure.message, "command failed");
+                    tracing::info!(call = %self.record.id, command = %failure.command, status = failure.status, message = %crate::log_text::escaped(&failure.message), "command failed");
                     event = wit::Event::CommandFailed(failure);
                 }
             }
         }
-        self.fail("the plugin kept answering failures with failing commands")
-            .await;
+        let reason = "the plugin kept answering failures with failing commands";
+        self.observer.send(Observation::PluginFailed {
+            call: self.record.id.clone(),
+            event,
+            reason: reason.into(),
+        });
+        self.fail(reason).await;
     }
 
     /// The channels of the call the router created (and that count against the tenant).
@@ -525,7 +530,7 @@ impl Session {
             match result {
                 Ok(()) => continued = true,
                 Err(e) => {
-                    tracing::warn!(call = %self.record.id, error = %e, "continue in dialplan failed")
+                    tracing::warn!(call = %self.record.id, error = %crate::log_text::escaped(&e), "continue in dialplan failed")
                 }
             }
         }
@@ -572,7 +577,7 @@ impl Session {
             if let Err(e) = self.rest.hangup(&id, cause).await
                 && e.status() != Some(404)
             {
-                tracing::warn!(call = %self.record.id, error = %e, "hangup failed");
+                tracing::warn!(call = %self.record.id, error = %crate::log_text::escaped(&e), "hangup failed");
             }
         }
     }
@@ -591,7 +596,7 @@ impl Session {
             if let Err(e) = self.rest.destroy_bridge(&id).await
                 && e.status() != Some(404)
             {
-                tracing::warn!(call = %self.record.id, bridge = %id, error = %e, "bridge not destroyed");
+                tracing::warn!(call = %self.record.id, bridge = %id, error = %crate::log_text::escaped(&e), "bridge not destroyed");
             }
         }
         self.table.remove(&self.record.id);

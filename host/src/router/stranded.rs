@@ -79,6 +79,6 @@ async fn apply(rest: &Rest, id: &str, policy: &OnFailure) {
     if let Err(e) = result
         && e.status() != Some(404)
     {
-        tracing::warn!(channel = %id, error = %e, "failure policy for a stranded caller failed");
+        tracing::warn!(channel = %id, error = %crate::log_text::escaped(&e), "failure policy for a stranded caller failed");
     }
 }

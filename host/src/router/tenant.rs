@@ -89,6 +89,31 @@ pub struct Tenant {
     pub workers: super::workers::Workers,
     /// The tenant's share of the instance pool.
     pub slots: Arc<crate::runtime::InstanceSlots>,
+    /// A new version is being received or checked: one at a time per tenant.
+    loading: std::sync::atomic::AtomicBool,
+}
+
+/// The largest component a tenant may push (Python and JavaScript components are 2–20 MB).
+pub const MAX_COMPONENT_BYTES: usize = 64 << 20;
+
+/// Whether a version label is usable: 1–64 of `A-Z a-z 0-9 . _ - +`. Labels go to logs and
+/// the admin API; one with a newline once forged a router log line.
+pub fn valid_label(label: &str) -> bool {
+    !label.is_empty()
+        && label.len() <= 64
+        && label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'+'))
+}
+
+/// A tenant's turn to load a new version; the next may start once it is dropped.
+#[derive(Debug)]
+pub struct LoadTurn(Arc<Tenant>);
+
+impl Drop for LoadTurn {
+    fn drop(&mut self) {
+        self.0.loading.store(false, Ordering::Release);
+    }
 }
 
 /// A tenant that could not be set up.
@@ -194,6 +219,7 @@ impl Tenant {
             )),
             workers: super::workers::Workers::new(name, config.limits.plugin_threads()),
             slots: crate::runtime::InstanceSlots::for_threads(config.limits.plugin_threads()),
+            loading: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -226,35 +252,6 @@ impl Tenant {
     pub fn call_ended(&self) {
         self.calls_live.fetch_sub(1, Ordering::AcqRel);
     }
-
-    /// Whether the plugin may create a channel to `endpoint`; the error says why not.
-    pub fn check_endpoint(&self, endpoint: &str) -> Result<(), String> {
-        use crate::capability::endpoint::Endpoint;
-        let parsed =
-            Endpoint::parse(endpoint).map_err(|e| format!("endpoint {endpoint:?}: {e}"))?;
-        if self
-            .capabilities
-            .endpoints
-            .iter()
-            .any(|p| p.allows(&parsed))
-        {
-            Ok(())
-        } else {
-            Err(format!(
-                "endpoint {endpoint:?} is not on the tenant's allow-list"
-            ))
-        }
-    }
-
-    /// Whether play may use `uri`; the error says why not.
-    pub fn check_media(&self, uri: &str) -> Result<(), String> {
-        crate::capability::media::Media::parse(uri).map_err(|e| format!("media {uri:?}: {e}"))?;
-        if self.capabilities.media.iter().any(|p| p.allows(uri)) {
-            Ok(())
-        } else {
-            Err(format!("media {uri:?} is not allowed for the tenant"))
-        }
-    }
 }
 
 /// Why a new version was not made live.
@@ -264,15 +261,44 @@ pub enum Rejected {
     Load(#[from] LoadError),
     #[error("smoke call on a canned `started` event failed: {0}")]
     Smoke(String),
+    #[error("the label {0:?} is not 1-64 characters of A-Z a-z 0-9 . _ - +")]
+    Label(String),
+    #[error("the component is {0} bytes; at most {MAX_COMPONENT_BYTES} are accepted")]
+    TooLarge(usize),
 }
 
 impl Tenant {
+    /// The tenant's turn to load a version; None while another load runs.
+    pub fn load_turn(self: &Arc<Self>) -> Option<LoadTurn> {
+        self.loading
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .ok()
+            .map(|_| LoadTurn(self.clone()))
+    }
+
+    /// Whether a new version is being received or checked.
+    pub fn is_loading(&self) -> bool {
+        self.loading.load(Ordering::Acquire)
+    }
+
     /// Compiles and checks `bytes` as a new version (right world; a smoke `handle` on a
     /// canned `started` event returns Ok within the deadline) and makes it live. Blocking:
     /// call it off the event path. The live version stays if anything fails.
     /// The same component pushed again makes its kept version live again (with the calls it
     /// still holds) rather than a second copy.
-    pub fn install(&self, bytes: &[u8], label: Option<String>) -> Result<Arc<Version>, Rejected> {
+    /// The caller holds the tenant's [`LoadTurn`]: one version is loaded at a time.
+    pub fn install(
+        &self,
+        _turn: &LoadTurn,
+        bytes: &[u8],
+        label: Option<String>,
+    ) -> Result<Arc<Version>, Rejected> {
+        if let Some(label) = label.as_ref().filter(|l| !valid_label(l)) {
+            return Err(Rejected::Label(label.clone()));
+        }
+        if bytes.len() > MAX_COMPONENT_BYTES {
+            return Err(Rejected::TooLarge(bytes.len()));
+        }
         let hash = crate::runtime::content_hash(bytes);
         if let Some(kept) = self.versions.find(&hash) {
             let plugin = kept.reload(&self.runtime, &self.name)?;

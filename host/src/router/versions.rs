@@ -16,6 +16,11 @@ use std::time::SystemTime;
 /// are always kept).
 pub const HISTORY: usize = 16;
 
+/// The bytes of the components a tenant's history keeps (for rollback): sixteen kept
+/// 60 MB versions once pinned ~1 GB. Past this, the oldest versions no call holds are
+/// forgotten; the live one and those calls hold always stay.
+pub const MAX_KEPT_BYTES: usize = 256 << 20;
+
 /// One version of a tenant's plugin.
 #[derive(Debug)]
 pub struct Version {
@@ -137,8 +142,10 @@ impl Versions {
         if !history.iter().any(|v| Arc::ptr_eq(v, &version)) {
             history.push(version);
         }
-        // Forget the oldest idle versions beyond the history's size.
-        while history.len() > HISTORY {
+        // Forget the oldest idle versions beyond the history's size, or while the kept
+        // components' bytes (counted per tenant) are over their bound.
+        let kept = |h: &Vec<Arc<Version>>| h.iter().map(|v| v.bytes.len()).sum::<usize>();
+        while history.len() > HISTORY || kept(&history) > MAX_KEPT_BYTES {
             let live = self.live.load();
             let Some(i) = history
                 .iter()

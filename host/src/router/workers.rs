@@ -25,7 +25,7 @@ fn spawn_worker(name: String, queue: Arc<Mutex<mpsc::Receiver<Job>>>) {
         }
     });
     if let Err(e) = spawned {
-        tracing::error!(error = %e, "cannot start a plugin thread");
+        tracing::error!(error = %crate::log_text::escaped(&e), "cannot start a plugin thread");
     }
 }
 

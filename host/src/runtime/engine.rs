@@ -3,6 +3,7 @@
 
 use super::bindings::RouterPlugin;
 use super::cache::{CodeCache, content_hash};
+use super::compiler::{self, Compiler, Gate};
 use super::error::LoadError;
 use super::inspect::{self, ComponentInfo};
 use super::plugin::Plugin;
@@ -11,7 +12,7 @@ use crate::runtime::bindings::RouterPluginPre;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// Engine-wide settings. Per-call limits are in [`super::Limits`].
@@ -27,6 +28,8 @@ pub struct RuntimeConfig {
     pub epoch_tick: Duration,
     /// Native stack a plugin may use; deeper recursion traps as a stack overflow.
     pub max_wasm_stack: usize,
+    /// Where components are compiled: in this process, or bounded in a child process.
+    pub compiler: Compiler,
 }
 
 /// What one plugin instance may hold. A component declaring more is refused at load: the
@@ -47,6 +50,7 @@ impl Default for RuntimeConfig {
             max_instances: 1000,
             epoch_tick: Duration::from_millis(1),
             max_wasm_stack: 512 << 10,
+            compiler: Compiler::InProcess,
         }
     }
 }
@@ -73,6 +77,8 @@ pub(crate) struct RuntimeInner {
     /// so that plugin run time can be counted without reading the clock.
     pub ticks: Arc<AtomicU64>,
     ticker_stop: Arc<AtomicBool>,
+    /// Compiles running at once.
+    compiles: Gate,
 }
 
 impl RuntimeInner {
@@ -116,6 +122,10 @@ impl Runtime {
         )
         .map_err(|e| LoadError::Prepare(format!("epoch ticker: {e}")))?;
 
+        let concurrent = match &config.compiler {
+            Compiler::Child { limits, .. } => limits.concurrent,
+            Compiler::InProcess => usize::MAX,
+        };
         Ok(Runtime {
             inner: Arc::new(RuntimeInner {
                 engine,
@@ -123,6 +133,7 @@ impl Runtime {
                 config,
                 ticks,
                 ticker_stop,
+                compiles: Gate::new(concurrent),
             }),
         })
     }
@@ -155,8 +166,11 @@ impl Runtime {
         let (component, compiled) = match cache.and_then(|c| c.load(engine, &hash)) {
             Some(component) => (component, false),
             None => {
-                let component = Component::from_binary(engine, bytes)
-                    .map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
+                let compiler = &self.inner.config.compiler;
+                let component = self
+                    .inner
+                    .compiles
+                    .run(|| compiler::compile(compiler, engine, bytes))?;
                 (component, true)
             }
         };
@@ -178,6 +192,14 @@ impl Runtime {
             .map_err(|e| LoadError::Prepare(format!("asking its interests: {e}")))?;
         Ok(plugin)
     }
+}
+
+/// An engine that compiles exactly as the runtime's does, without the instance pool (a child
+/// process that only compiles must not reserve the pool's address space).
+pub(crate) fn compile_engine() -> Result<Engine, LoadError> {
+    let mut wasm = engine_config(&RuntimeConfig::default(), false);
+    wasm.allocation_strategy(InstanceAllocationStrategy::OnDemand);
+    Engine::new(&wasm).map_err(|e| LoadError::Prepare(format!("engine: {e}")))
 }
 
 /// callwasm's wasmtime settings: component model, epoch deadlines, pooling allocator.

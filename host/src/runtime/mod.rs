@@ -7,6 +7,7 @@
 
 mod bindings;
 mod cache;
+mod compiler;
 mod engine;
 mod error;
 mod inspect;
@@ -23,6 +24,7 @@ pub use bindings::callwasm::router::types::{
     PlaybackEnd, PlaybackStatus, Reply, SetVar, Target, Timer,
 };
 pub use cache::{CodeCache, content_hash};
+pub use compiler::{CompileLimits, Compiler, compile_component_file};
 pub use engine::{Runtime, RuntimeConfig};
 pub use error::{LoadError, PluginError};
 pub use inspect::ComponentInfo;

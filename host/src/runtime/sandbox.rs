@@ -168,6 +168,8 @@ impl Output {
 
     fn emit(&self, level: host::Level, stream: &str, message: &str) {
         let tag = self.tag.as_deref().unwrap_or("-");
+        // A plugin's text: a newline in it must not start a log line of its own.
+        let message = crate::log_text::escaped(message);
         match level {
             host::Level::Trace => {
                 tracing::trace!(plugin = %self.plugin, call = tag, stream, "{message}")
