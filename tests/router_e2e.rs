@@ -978,3 +978,122 @@ async fn a_caller_left_in_the_app_with_no_call_gets_the_failure_policy() {
     assert_eq!(rig.table.len(), 0);
     rig.stop().await;
 }
+
+/// examples/sim.toml and examples/router.toml are a working pair: the simulator's generated
+/// calls enter the app the router's tenant serves and are routed by its plugin (only the
+/// listening addresses differ here, so the test runs beside anything on 8088/8089).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_configs_work_together() {
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let file = callwasm::sim::SimFile::load(&examples.join("sim.toml")).expect("sim.toml");
+    let mut sim_config = file.config();
+    sim_config.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    sim_config.journal = true;
+    let sim = std::sync::Arc::new(Sim::start(sim_config).await.expect("sim"));
+    // The example's plugin path needs the plugin built where CARGO_TARGET_DIR says.
+    common::plugin_path("early-dial");
+    let mut config = Config::load(&examples.join("router.toml")).expect("router.toml");
+    config.admin = None;
+    for server in config.servers.values_mut() {
+        server.url = sim.base_url();
+    }
+    let (observer, mut observations) = Observer::channel();
+    let router = Router::new(&config, observer).expect("router");
+    let (stop, shutdown) = watch::channel(false);
+    let serving = tokio::spawn(router.run(shutdown));
+    let mut placed = Vec::new();
+    for traffic in &file.traffic {
+        assert_eq!(
+            traffic.app, "acme",
+            "the simulator calls the app the router serves"
+        );
+        placed.push(sim.run_traffic(traffic).await.expect("traffic"));
+    }
+    let calls: usize = placed.iter().map(|p| p.channels.len()).sum();
+    assert_eq!(calls, 12);
+    let began = Instant::now();
+    while !sim.channel_ids().is_empty() {
+        assert!(began.elapsed() < Duration::from_secs(60), "calls still up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut opened = 0;
+    let mut failed = Vec::new();
+    while let Ok(o) = observations.try_recv() {
+        match o {
+            Observation::Opened { tenant, .. } => {
+                assert_eq!(tenant, "acme");
+                opened += 1;
+            }
+            Observation::PluginFailed { reason, .. } => failed.push(reason),
+            _ => {}
+        }
+    }
+    assert_eq!((opened, failed), (12, Vec::<String>::new()));
+    // Each alice call was routed to PJSIP/alice, as the plugin's endpoint template says.
+    let journal = sim.journal();
+    let creates = journal
+        .iter()
+        .filter(|l| l.starts_with("POST /channels/create?") && l.contains("endpoint=PJSIP/alice"))
+        .count();
+    assert_eq!(creates, 10, "{journal:#?}");
+    let _ = stop.send(true);
+    let _ = serving.await;
+}
+
+/// `callwasm run` against an Asterisk that refuses the user, or a URL that is not ARI: it
+/// stops at once with exit code 2 and says what to check, instead of retrying forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_stops_on_a_wrong_password_or_a_url_that_is_not_ari() {
+    let sim = Sim::start(SimConfig::default()).await.expect("sim");
+    let plugin = common::plugin_path("early-dial");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("router.toml");
+    let run = |url: String, password: &str| {
+        std::fs::write(
+            &path,
+            format!(
+                "[servers.pbx1]\nurl = \"{url}\"\nuser = \"asterisk\"\npassword = \"{password}\"\n\n[tenants.acme]\napps = [\"acme\"]\nplugin = {:?}\n",
+                plugin.display().to_string()
+            ),
+        )
+        .expect("write");
+        let path = path.clone();
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_callwasm"))
+                .arg("run")
+                .arg("--config")
+                .arg(&path)
+                .env_remove("CALLWASM_LOG")
+                .output()
+                .expect("callwasm run")
+        })
+    };
+    let out = run(sim.base_url(), "wrong").await.expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.lines().last(),
+        Some(
+            format!(
+                "error: servers.pbx1: Asterisk at {} refused user \"asterisk\" (401): check the user and password in the router's config against ari.conf",
+                sim.base_url()
+            )
+            .as_str()
+        ),
+        "{stderr}"
+    );
+    let not_ari = format!("http://{}/nothing", sim.addr());
+    let out = run(not_ari.clone(), "asterisk").await.expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.lines().last(),
+        Some(
+            format!(
+                "error: servers.pbx1: {not_ari} is not an ARI base URL (GET /asterisk/info answered 404): it ends in /ari, and http.conf must enable the HTTP server and ari.conf ARI"
+            )
+            .as_str()
+        ),
+        "{stderr}"
+    );
+}

@@ -222,10 +222,22 @@ impl Rest {
                 })
             }
         };
-        match tokio::time::timeout(self.inner.timeout, exchange).await {
+        let began = std::time::Instant::now();
+        let result = match tokio::time::timeout(self.inner.timeout, exchange).await {
             Ok(result) => result.map_err(|kind| self.error(op, resource, kind)),
             Err(_) => Err(self.error(op, resource, AriErrorKind::Timeout(self.inner.timeout))),
+        };
+        // Every request at debug, as the demo prints them: what was asked and what came back.
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            let took_us = began.elapsed().as_micros() as u64;
+            match &result {
+                Ok(_) => tracing::debug!(op, %resource, took_us, "ARI request ok"),
+                Err(e) => {
+                    tracing::debug!(op, %resource, took_us, error = %crate::log_text::escaped(e), "ARI request failed")
+                }
+            }
         }
+        result
     }
 
     async fn json<T: DeserializeOwned>(

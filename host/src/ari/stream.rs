@@ -144,7 +144,15 @@ impl EventStream {
                     reason
                 }
             };
-            tracing::warn!(server = %self.server, "ARI event stream down: {reason}");
+            let delay = backoff(&self.config, failures);
+            tracing::warn!(
+                server = %self.server,
+                url = %self.rest_config.base_url,
+                user = %self.user(),
+                retry_in_ms = delay.as_millis() as u64,
+                reason = %crate::log_text::escaped(&reason),
+                "ARI event stream down; retrying"
+            );
             if tx
                 .send(self.item(StreamItem::Disconnected { reason }))
                 .await
@@ -152,12 +160,19 @@ impl EventStream {
             {
                 return;
             }
-            let delay = backoff(&self.config, failures);
             failures = failures.saturating_add(1);
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
                 _ = shutdown.changed() => return,
             }
+        }
+    }
+
+    /// The ARI user, for log lines (never the password).
+    fn user(&self) -> &str {
+        match &self.rest_config.auth {
+            super::Auth::Basic { user, .. } => user,
+            super::Auth::ApiKey(key) => key.split(':').next().unwrap_or("-"),
         }
     }
 

@@ -19,6 +19,15 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// The level of callwasm's own log lines: error, warn, info, debug or trace (default info;
+    /// warn for demo and bench). Other crates log at warn. `CALLWASM_LOG`, when set, overrides
+    /// this with a full filter (such as `callwasm=debug,hyper=info`).
+    #[arg(long, global = true, value_name = "LEVEL")]
+    log_level: Option<tracing::Level>,
+    /// More detail: -v is debug (every event, the plugin's commands, every ARI request), -vv
+    /// trace.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
 }
 
 #[derive(Subcommand)]
@@ -64,14 +73,25 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     // The demo prints its own story; the log only speaks up for trouble there.
     let default_level = match cli.command {
-        Command::Demo(_) | Command::Bench(_) | Command::CompileComponent { .. } => "warn",
-        _ => "info",
+        Command::Demo(_) | Command::Bench(_) | Command::CompileComponent { .. } => {
+            tracing::Level::WARN
+        }
+        _ => tracing::Level::INFO,
     };
+    let level = match cli.verbose {
+        0 => cli.log_level.unwrap_or(default_level),
+        1 => tracing::Level::DEBUG,
+        _ => tracing::Level::TRACE,
+    };
+    let level = level.to_string().to_ascii_lowercase();
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("CALLWASM_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
+            tracing_subscriber::EnvFilter::try_from_env("CALLWASM_LOG").unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new(format!("warn,callwasm={level}"))
+            }),
         )
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
     match cli.command {

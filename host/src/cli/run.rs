@@ -14,6 +14,43 @@ pub struct RunArgs {
     config: PathBuf,
 }
 
+/// Asks the server for `GET /asterisk/info`. Err (the whole message) for answers retrying
+/// cannot fix: a refused user (401, 403) or a URL that is not ARI (404). A server that cannot
+/// be reached yet is only logged: the event stream keeps trying.
+async fn probe(name: &str, server: &callwasm::router::config::Server) -> Result<(), String> {
+    use callwasm::ari::{Auth, Rest, RestConfig};
+    let rest = Rest::new(
+        name,
+        &RestConfig {
+            base_url: server.url.clone(),
+            auth: Auth::Basic {
+                user: server.user.clone(),
+                password: server.password.clone(),
+            },
+            pool_size: 1,
+            timeout: std::time::Duration::from_millis(server.timeout_ms),
+        },
+    )
+    .map_err(|e| format!("servers.{name}: {e}"))?;
+    let (url, user) = (&server.url, &server.user);
+    match rest.asterisk_info().await {
+        Ok(_) => Ok(()),
+        Err(e) => match e.status() {
+            Some(401) | Some(403) => Err(format!(
+                "servers.{name}: Asterisk at {url} refused user {user:?} ({}): check the user and password in the router's config against ari.conf",
+                e.status().unwrap_or(0)
+            )),
+            Some(404) => Err(format!(
+                "servers.{name}: {url} is not an ARI base URL (GET /asterisk/info answered 404): it ends in /ari, and http.conf must enable the HTTP server and ari.conf ARI"
+            )),
+            _ => {
+                tracing::warn!(server = %name, %url, error = %callwasm::log_text::escaped(&e), "Asterisk not reachable yet; the event stream keeps trying");
+                Ok(())
+            }
+        },
+    }
+}
+
 pub fn run(args: RunArgs) -> ExitCode {
     let config = match Config::load(&args.config) {
         Ok(c) => c,
@@ -34,7 +71,15 @@ pub fn run(args: RunArgs) -> ExitCode {
             }
         };
         for (name, tenant) in router.tenants().iter() {
-            tracing::info!(tenant = %name, apps = ?tenant.apps, version = %tenant.versions.live().name(), "tenant ready");
+            tracing::info!(tenant = %name, apps = ?tenant.apps, version = %tenant.versions.live().name(), "tenant loaded");
+        }
+        // An answer that retrying can never change stops the router here, naming what to fix;
+        // an Asterisk that is not up yet is waited for.
+        for (name, server) in &config.servers {
+            if let Err(message) = probe(name, server).await {
+                eprintln!("error: {message}");
+                return ExitCode::from(EXIT_BAD_INPUT);
+            }
         }
         let (stop, shutdown) = tokio::sync::watch::channel(false);
         if let Some(admin) = &config.admin {

@@ -50,6 +50,7 @@ pub fn run(args: SimArgs) -> ExitCode {
     let Some(runtime) = super::async_runtime() else {
         return ExitCode::FAILURE;
     };
+    let credentials = (config.user.clone(), config.password.clone());
     runtime.block_on(async {
         let listen = config.listen;
         let sim = match Sim::start(config).await {
@@ -63,10 +64,17 @@ pub fn run(args: SimArgs) -> ExitCode {
         // goes on regardless, so nothing here may panic on a closed pipe.
         let mut out = std::io::stdout();
         let _ = writeln!(out, "simulated Asterisk listening: ARI at {}", sim.base_url());
+        let app = file
+            .traffic
+            .first()
+            .map_or("acme", |t| t.app.as_str())
+            .to_string();
         let _ = writeln!(
             out,
-            "place a call: curl -u asterisk:asterisk -X POST 'http://{}/sim/calls?app=router&number=5550100&exten=100&args=alice'",
-            sim.addr()
+            "place a call: curl -u {user}:{password} -X POST 'http://{addr}/sim/calls?app={app}&number=5550100&exten=100&args=alice'",
+            user = credentials.0,
+            password = credentials.1,
+            addr = sim.addr()
         );
         let _ = out.flush();
         for traffic in file.traffic {

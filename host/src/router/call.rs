@@ -185,6 +185,8 @@ pub struct CallRecord {
     /// How long after `received` the call's first dial request was sent; taken once, for the
     /// observer.
     pub first_dial: Option<std::time::Duration>,
+    /// Dial requests Asterisk accepted in this call.
+    pub dials: u32,
 }
 
 impl CallRecord {
@@ -202,6 +204,7 @@ impl CallRecord {
             state: Vec::new(),
             received: std::time::Instant::now(),
             first_dial: None,
+            dials: 0,
         }
     }
 

@@ -393,13 +393,28 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let mut config = crate::toml_error::load(path, Config::parse)?;
         let base = path.parent().unwrap_or(Path::new("."));
-        for tenant in config.tenants.values_mut() {
-            tenant.plugin = base.join(&tenant.plugin);
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.display().to_string(),
+            message,
+        };
+        let resolve = |key: String, p: &Path| -> Result<PathBuf, ConfigError> {
+            let expanded =
+                expand_env(&p.to_string_lossy()).map_err(|e| invalid(format!("{key}: {e}")))?;
+            Ok(base.join(expanded))
+        };
+        for (name, tenant) in config.tenants.iter_mut() {
+            tenant.plugin = resolve(format!("tenants.{name}.plugin"), &tenant.plugin)?;
             if let FailurePolicy::Fallback { plugin } = &mut tenant.on_failure {
-                *plugin = base.join(&*plugin);
+                *plugin = resolve(format!("tenants.{name}.on_failure.plugin"), plugin)?;
             }
             if let Some(dir) = &mut tenant.watch {
-                *dir = base.join(&*dir);
+                *dir = resolve(format!("tenants.{name}.watch"), dir)?;
+                if !dir.is_dir() {
+                    return Err(invalid(format!(
+                        "tenants.{name}.watch: {} is not a directory (create it, or leave `watch` out)",
+                        dir.display()
+                    )));
+                }
             }
         }
         Ok(config)
@@ -530,6 +545,35 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// Expands `${VAR}` and `${VAR:-default}` in a path from the config (so one file serves with
+/// and without `CARGO_TARGET_DIR`, say). An unset variable without a default is an error.
+pub fn expand_env(text: &str) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after
+            .find('}')
+            .ok_or_else(|| format!("{text:?}: `${{` without its `}}`"))?;
+        let inner = &after[..end];
+        let (name, default) = match inner.split_once(":-") {
+            Some((name, default)) => (name, Some(default)),
+            None => (inner, None),
+        };
+        match (std::env::var(name).ok().filter(|v| !v.is_empty()), default) {
+            (Some(value), _) => out.push_str(&value),
+            (None, Some(default)) => out.push_str(default),
+            (None, None) => {
+                return Err(format!("{text:?}: environment variable {name} is not set"));
+            }
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
 }
 
 /// A settings table as the flat `key → text` map plugins read: nested tables become dotted

@@ -51,7 +51,7 @@ pub async fn execute(
             return Executed::Waiting { index, leg };
         }
         if let Err(over) = spend(call, timers, budget, command) {
-            tracing::info!(call = %call.id, command = command_name(command), reason = %over, "command over a limit; not sent");
+            tracing::info!(command = command_name(command), reason = %over, "command over a limit; not sent");
             return Executed::OverLimit(failure(index, command, 0, over.to_string()));
         }
         // The set-vars right after a create, on the new leg, travel in the create request's
@@ -281,6 +281,7 @@ async fn run_one(
                 call.first_dial = Some(call.received.elapsed());
             }
             rest.dial(&leg, caller.as_deref(), timeout).await?;
+            call.dials = call.dials.saturating_add(1);
             if let Some(l) = call.legs.get_mut(&d.leg) {
                 l.dialed = true;
             }

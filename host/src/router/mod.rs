@@ -68,6 +68,29 @@ pub struct Router {
     /// Call ids: `<instance>.<random prefix per run><counter>` (no `-`: ids embed them).
     id_prefix: u32,
     next_call: AtomicU64,
+    /// Servers whose event stream came up at least once.
+    connected_once: FirstTimes,
+    /// Apps calls entered that no tenant serves (each logged once).
+    unserved_apps: FirstTimes,
+}
+
+/// Names seen at least once: tells a first connection from a reconnection.
+#[derive(Default)]
+struct FirstTimes(std::sync::Mutex<std::collections::BTreeSet<String>>);
+
+impl FirstTimes {
+    /// How many names were seen.
+    fn len(&self) -> usize {
+        self.0.lock().map(|seen| seen.len()).unwrap_or(usize::MAX)
+    }
+
+    /// True the first time `name` is given.
+    fn insert_if_new(&self, name: &str) -> bool {
+        self.0
+            .lock()
+            .map(|mut seen| seen.insert(name.to_string()))
+            .unwrap_or(false)
+    }
 }
 
 impl Router {
@@ -152,6 +175,8 @@ impl Router {
             resyncs: Arc::default(),
             id_prefix: fastrand::u32(..0x100_0000),
             next_call: AtomicU64::new(1),
+            connected_once: FirstTimes::default(),
+            unserved_apps: FirstTimes::default(),
         })
     }
 
@@ -245,10 +270,15 @@ impl Router {
                 self.reconcile(&server, channels, bridges);
                 self.resyncs.fetch_add(1, Ordering::Relaxed);
             }
-            StreamItem::Connected => tracing::info!(%server, "event stream connected"),
-            StreamItem::Disconnected { reason } => {
-                tracing::warn!(%server, %reason, "event stream lost; reconnecting")
+            StreamItem::Connected => {
+                if self.connected_once.insert_if_new(&server) {
+                    tracing::info!(%server, "ready: event stream connected")
+                } else {
+                    tracing::info!(%server, "event stream connected again")
+                }
             }
+            // The stream said why and when it retries.
+            StreamItem::Disconnected { .. } => {}
         }
     }
 
@@ -287,7 +317,11 @@ impl Router {
         received: Instant,
     ) {
         let Some(tenant) = self.by_app.get(&e.application).cloned() else {
-            tracing::warn!(%server, app = %crate::log_text::escaped(&e.application), "StasisStart for an app no tenant has");
+            // Once per app (and at most a few hundred apps): a dialplan pointing calls at
+            // the wrong app shows up without flooding the log.
+            if self.unserved_apps.len() < 256 && self.unserved_apps.insert_if_new(&e.application) {
+                tracing::warn!(%server, app = %crate::log_text::escaped(&e.application), "a call entered an app no tenant serves; its calls stay in Asterisk untouched (check the tenants' apps and the dialplan's Stasis())");
+            }
             return;
         };
         let Some((rest, _)) = self.servers.get(server) else {
@@ -328,7 +362,16 @@ impl Router {
         }
         let admitted = tenant.admit();
         let tenant_name = tenant.name.clone();
-        let span = tracing::info_span!("call", id = %id, tenant = %tenant.name);
+        let span = tracing::info_span!("call", call = %id);
+        tracing::info!(
+            call = %id,
+            tenant = %tenant.name,
+            app = %crate::log_text::escaped(&e.application),
+            caller = %crate::log_text::escaped(&e.channel.caller.number),
+            extension = %crate::log_text::escaped(&e.channel.dialplan.exten),
+            %server,
+            "call started"
+        );
         let session = Session::new(
             record,
             tenant,

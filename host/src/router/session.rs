@@ -65,7 +65,7 @@ pub struct Session {
     plugin: Arc<Plugin>,
     /// The plugin failed at least once in this call.
     failed_once: bool,
-    /// Tags the plugin's log lines: `tenant/call`.
+    /// Tags the plugin's log lines with the call id (the `call` field, as everywhere).
     tag: Arc<str>,
     pub rest: Rest,
     pub table: Arc<CallTable>,
@@ -86,7 +86,14 @@ pub struct Session {
     dial_reported: bool,
     /// Contract events taken in while a reply was being carried out, not yet delivered.
     pending: VecDeque<wit::Event>,
+    /// For the log line that ends the call: each hangup's channel and cause (the first
+    /// [`MAX_ENDINGS`]), and the plugin's time over the call.
+    endings: Vec<(String, u16)>,
+    plugin_time: std::time::Duration,
 }
+
+/// Hangups the call's last log line names.
+const MAX_ENDINGS: usize = 8;
 
 impl Session {
     pub fn new(
@@ -108,7 +115,7 @@ impl Session {
             rank,
             plugin,
             failed_once: false,
-            tag: Arc::from(format!("{}/{}", tenant.name, record.id)),
+            tag: Arc::from(record.id.as_str()),
             record,
             tenant,
             rest,
@@ -125,6 +132,8 @@ impl Session {
             was_refused: false,
             dial_reported: false,
             pending: VecDeque::new(),
+            endings: Vec::new(),
+            plugin_time: std::time::Duration::ZERO,
         }
     }
 
@@ -154,6 +163,7 @@ impl Session {
                 break;
             };
             let events = self.absorb(input);
+            self.note_endings(&events);
             self.pending.extend(events);
             self.budget.sync(self.created_legs());
             if inputs.overflowed() && !self.given_up {
@@ -168,7 +178,7 @@ impl Session {
                 });
                 self.pending.clear();
                 self.given_up = true;
-                tracing::warn!(call = %self.record.id, reason = %crate::log_text::escaped(&reason), "applying the failure policy without the plugin");
+                tracing::warn!(reason = %crate::log_text::escaped(&reason), "applying the failure policy without the plugin");
                 self.apply_policy_without_fallback().await;
             }
         }
@@ -198,7 +208,7 @@ impl Session {
                         && let Err(e) = self.rest.hangup(&id, 41).await
                         && e.status() != Some(404)
                     {
-                        tracing::warn!(call = %self.record.id, %leg, error = %crate::log_text::escaped(&e), "hanging up a leg that never entered the application failed");
+                        tracing::warn!(%leg, error = %crate::log_text::escaped(&e), "hanging up a leg that never entered the application failed");
                     }
                     let events = gone(&mut self.record, leg, 41, "Temporary failure");
                     self.pending.extend(events);
@@ -254,7 +264,7 @@ impl Session {
                 vanished
                     .into_iter()
                     .flat_map(|h| {
-                        tracing::warn!(call = %self.record.id, leg = %h, "channel vanished while the event stream was down");
+                        tracing::warn!(leg = %h, "channel vanished while the event stream was down");
                         gone(&mut self.record, &h, 0, "Unknown")
                     })
                     .collect()
@@ -262,7 +272,7 @@ impl Session {
             CallInput::DestroyGrace(handle) => match self.record.legs.get(&handle) {
                 Some(leg) if matches!(leg.phase, LegPhase::Leaving(_)) => {
                     let cause = leg.phase.hangup_cause();
-                    tracing::debug!(call = %self.record.id, leg = %handle, "no ChannelDestroyed after the leg left the application; taken as gone");
+                    tracing::debug!(leg = %handle, "no ChannelDestroyed after the leg left the application; taken as gone");
                     gone(
                         &mut self.record,
                         &handle,
@@ -300,6 +310,7 @@ impl Session {
                 return;
             }
             let (outcome, plugin_time) = self.invoke(&event).await;
+            self.plugin_time += plugin_time;
             let tenant = self.tenant.clone();
             let counters = &tenant.counters;
             TenantCounters::add(&counters.events_handled, 1);
@@ -336,6 +347,17 @@ impl Session {
             }
             if let Some(state) = reply.state {
                 self.record.state = state;
+            }
+            if tracing::enabled!(tracing::Level::DEBUG) {
+                // The first commands are the story; a flood is summed up by its count.
+                let shown: Vec<&wit::Command> = reply.commands.iter().take(16).collect();
+                tracing::debug!(
+                    event = ?event,
+                    commands = ?shown,
+                    count = reply.commands.len(),
+                    plugin_us = plugin_time.as_micros() as u64,
+                    "plugin replied"
+                );
             }
             if self.observer.wants_details() {
                 self.observer.send(Observation::Handled {
@@ -409,7 +431,7 @@ impl Session {
                 Ok(()) => return,
                 Err(failure) => {
                     TenantCounters::add(&counters.commands_failed, 1);
-                    tracing::info!(call = %self.record.id, command = %failure.command, status = failure.status, message = %crate::log_text::escaped(&failure.message), "command failed");
+                    tracing::info!(command = %failure.command, status = failure.status, message = %crate::log_text::escaped(&failure.message), "command failed");
                     event = wit::Event::CommandFailed(failure);
                 }
             }
@@ -421,6 +443,17 @@ impl Session {
             reason: reason.into(),
         });
         self.fail(reason).await;
+    }
+
+    /// Keeps the hangups among `events` for the call's last log line.
+    fn note_endings(&mut self, events: &[wit::Event]) {
+        for event in events {
+            if let wit::Event::HungUp(h) = event
+                && self.endings.len() < MAX_ENDINGS
+            {
+                self.endings.push((h.channel.clone(), h.cause));
+            }
+        }
     }
 
     /// The channels of the call the router created (and that count against the tenant).
@@ -488,7 +521,7 @@ impl Session {
             self.failed_once = true;
             self.tenant.judge_failure(&self.version, self.rank);
         }
-        tracing::warn!(call = %self.record.id, tenant = %self.tenant.name, %reason, "plugin failed; applying the failure policy");
+        tracing::warn!(tenant = %self.tenant.name, %reason, "plugin failed; applying the failure policy");
         let policy = self.tenant.on_failure.clone();
         match policy {
             OnFailure::Fallback { plugin } if !self.on_fallback => {
@@ -530,7 +563,7 @@ impl Session {
             match result {
                 Ok(()) => continued = true,
                 Err(e) => {
-                    tracing::warn!(call = %self.record.id, error = %crate::log_text::escaped(&e), "continue in dialplan failed")
+                    tracing::warn!(error = %crate::log_text::escaped(&e), "continue in dialplan failed")
                 }
             }
         }
@@ -577,7 +610,7 @@ impl Session {
             if let Err(e) = self.rest.hangup(&id, cause).await
                 && e.status() != Some(404)
             {
-                tracing::warn!(call = %self.record.id, error = %crate::log_text::escaped(&e), "hangup failed");
+                tracing::warn!(error = %crate::log_text::escaped(&e), "hangup failed");
             }
         }
     }
@@ -596,7 +629,7 @@ impl Session {
             if let Err(e) = self.rest.destroy_bridge(&id).await
                 && e.status() != Some(404)
             {
-                tracing::warn!(call = %self.record.id, bridge = %id, error = %crate::log_text::escaped(&e), "bridge not destroyed");
+                tracing::warn!(bridge = %id, error = %crate::log_text::escaped(&e), "bridge not destroyed");
             }
         }
         self.table.remove(&self.record.id);
@@ -610,6 +643,26 @@ impl Session {
             duration: self.opened.elapsed(),
             given_up: self.given_up,
         });
-        tracing::info!(call = %self.record.id, duration_ms = self.opened.elapsed().as_millis() as u64, "call ended");
+        let causes: Vec<String> = self
+            .endings
+            .iter()
+            .map(|(leg, cause)| format!("{leg}:{cause}"))
+            .collect();
+        let outcome = if self.was_refused {
+            "refused"
+        } else if self.given_up {
+            "failure policy"
+        } else {
+            "completed"
+        };
+        tracing::info!(
+            tenant = %self.tenant.name,
+            outcome,
+            causes = %causes.join(" "),
+            legs_dialed = self.record.dials,
+            duration_ms = self.opened.elapsed().as_millis() as u64,
+            plugin_us = self.plugin_time.as_micros() as u64,
+            "call ended"
+        );
     }
 }

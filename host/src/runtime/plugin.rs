@@ -42,7 +42,7 @@ pub struct Invocation<'a> {
     pub event: &'a Event,
     pub call: &'a Call,
     pub settings: Arc<Settings>,
-    /// Tags the plugin's log lines, such as "acme/call-42".
+    /// The call id, the `call` field of the plugin's log lines.
     pub tag: Arc<str>,
     pub limits: &'a Limits,
     pub mode: InstanceMode,
