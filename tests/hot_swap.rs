@@ -92,22 +92,21 @@ async fn tenant(rig: &Rig) -> serde_json::Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn swapping_every_500ms_under_200_calls_per_second_drops_nothing() {
+async fn sixty_swaps_under_200_calls_per_second_drop_nothing() {
     let sim = Sim::start(sim_config()).await.expect("sim");
     let rig = Rig::start(sim, SWAP).await;
     let blue = component("swap-blue");
     let green = component("swap-green");
-    let seconds: u64 = 30;
     let rate: u64 = 200;
-
-    // Swap every 500 ms, alternating green and blue, for the whole run.
+    // Sixty swaps, one every 500 ms, alternating green and blue; calls flow at 200/s for as
+    // long as the swapping takes. What must hold is that every swap took effect and no call
+    // was dropped, however long a loaded machine takes over it.
+    let wanted = 60;
     let addr = rig.admin;
     let swapper = tokio::spawn(async move {
-        let mut swaps = 0;
-        let began = Instant::now();
-        while began.elapsed() < Duration::from_secs(seconds) {
+        for swap in 0..wanted {
             tokio::time::sleep(Duration::from_millis(500)).await;
-            let (body, label) = if swaps % 2 == 0 {
+            let (body, label) = if swap % 2 == 0 {
                 (green.clone(), "green")
             } else {
                 (blue.clone(), "blue")
@@ -120,21 +119,21 @@ async fn swapping_every_500ms_under_200_calls_per_second_drops_nothing() {
                 body,
             )
             .await;
-            assert_eq!(status, 201, "swap {swaps}: {v}");
-            swaps += 1;
+            assert_eq!(status, 201, "swap {swap}: {v}");
         }
-        swaps
+        wanted
     });
-    // 200 calls/s, paced against the clock.
+    // 200 calls/s, paced against the clock, until the last swap.
     let began = Instant::now();
-    let total = seconds * rate;
-    for n in 0..total {
-        let due = began + Duration::from_micros(n * 1_000_000 / rate);
+    let mut total: u64 = 0;
+    while !swapper.is_finished() {
+        let due = began + Duration::from_micros(total * 1_000_000 / rate);
         tokio::time::sleep_until(due.into()).await;
-        rig.sim.place_call(&call(n));
+        rig.sim.place_call(&call(total));
+        total += 1;
     }
     let swaps = swapper.await.expect("swapper");
-    assert!(swaps >= 50, "{swaps} swaps");
+    assert_eq!(swaps, wanted, "every swap took effect");
     rig.until(Duration::from_secs(30), "every call over", |sim| {
         sim.channel_ids().is_empty()
     })
@@ -176,7 +175,7 @@ async fn swapping_every_500ms_under_200_calls_per_second_drops_nothing() {
             break;
         }
         assert!(
-            began.elapsed() < Duration::from_secs(5),
+            began.elapsed() < Duration::from_secs(30),
             "versions still hold calls: {t}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;

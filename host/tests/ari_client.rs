@@ -80,7 +80,9 @@ async fn a_dropped_socket_reconnects_and_resyncs_with_the_current_channels() {
     let mut run = start_stream(&sim, stream_config());
     assert_eq!(next(&mut run).await, StreamItem::Connected);
     match next(&mut run).await {
-        StreamItem::Resynced { channels, bridges } => {
+        StreamItem::Resynced {
+            channels, bridges, ..
+        } => {
             assert_eq!(ids(&channels), vec!["before.1"]);
             assert!(bridges.is_empty());
         }
@@ -299,8 +301,9 @@ async fn a_server_that_never_answers_hits_the_timeout() {
     let began = Instant::now();
     let err = rest.list_channels().await.expect_err("timeout");
     assert_eq!(err.kind, AriErrorKind::Timeout(Duration::from_millis(300)));
+    // It gave up rather than hung: well before the simulator's stall would end.
     assert!(
-        began.elapsed() < Duration::from_secs(2),
+        began.elapsed() < Duration::from_secs(10),
         "{:?}",
         began.elapsed()
     );

@@ -75,6 +75,8 @@ pub enum StreamItem {
     Resynced {
         channels: Vec<Channel>,
         bridges: Vec<Bridge>,
+        /// When the lists were asked for: what was learnt after may be missing from them.
+        listed_at: std::time::Instant,
     },
     /// An event, in the order Asterisk sent it.
     Event(Box<Event>),
@@ -217,13 +219,18 @@ impl EventStream {
         if let Err(reason) = self.prepare_apps().await {
             return ended(reason);
         }
+        let listed_at = std::time::Instant::now();
         let resync = tokio::try_join!(self.rest.list_channels(), self.rest.list_bridges());
         let (channels, bridges) = match resync {
             Ok(lists) => lists,
             Err(e) => return ended(format!("resync: {e}")),
         };
         if tx
-            .send(self.item(StreamItem::Resynced { channels, bridges }))
+            .send(self.item(StreamItem::Resynced {
+                channels,
+                bridges,
+                listed_at,
+            }))
             .await
             .is_err()
         {

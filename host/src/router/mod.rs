@@ -266,8 +266,12 @@ impl Router {
                 }
                 self.dispatch(&server, event, item.received)
             }
-            StreamItem::Resynced { channels, bridges } => {
-                self.reconcile(&server, channels, bridges);
+            StreamItem::Resynced {
+                channels,
+                bridges,
+                listed_at,
+            } => {
+                self.reconcile(&server, channels, bridges, listed_at);
                 self.resyncs.fetch_add(1, Ordering::Relaxed);
             }
             StreamItem::Connected => {
@@ -400,10 +404,13 @@ impl Router {
         server: &str,
         channels: Vec<crate::ari::models::Channel>,
         bridges: Vec<crate::ari::models::Bridge>,
+        listed_at: Instant,
     ) {
         let live: HashSet<String> = channels.iter().map(|c| c.id.clone()).collect();
         let live = Arc::new(live);
-        let at = Instant::now();
+        // A leg the router learnt of after the list was asked for (one it created meanwhile)
+        // cannot be in it: only those known before count as vanished.
+        let at = listed_at;
         let calls = self.table.calls();
         for (_, entry) in calls.iter().filter(|(_, e)| e.server == server) {
             entry.queue.send(CallInput::Resynced {

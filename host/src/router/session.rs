@@ -431,7 +431,7 @@ impl Session {
                 Ok(()) => return,
                 Err(failure) => {
                     TenantCounters::add(&counters.commands_failed, 1);
-                    tracing::info!(command = %failure.command, status = failure.status, message = %crate::log_text::escaped(&failure.message), "command failed");
+                    tracing::info!(command = %failure.command, status = failure.status, reason = %crate::log_text::escaped(&failure.message), "command failed");
                     event = wit::Event::CommandFailed(failure);
                 }
             }
