@@ -206,7 +206,7 @@ async fn a_version_that_traps_on_started_is_rejected_at_the_smoke_call() {
     );
     // Calls go on with the live version.
     let caller = rig.sim.place_call(&call(1));
-    rig.until(Duration::from_secs(5), "call over", |sim| {
+    rig.until(Duration::from_secs(30), "call over", |sim| {
         sim.channel(&caller).is_none()
     })
     .await;
@@ -225,7 +225,7 @@ async fn a_version_failing_on_later_events_is_rolled_back_automatically() {
     let mut served = Vec::new();
     for n in 0..6 {
         let caller = rig.sim.place_call(&call(n));
-        rig.until(Duration::from_secs(5), "call over", |sim| {
+        rig.until(Duration::from_secs(30), "call over", |sim| {
             sim.channel(&caller).is_none()
         })
         .await;
@@ -336,7 +336,7 @@ async fn a_version_renamed_into_the_watched_directory_goes_live() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let caller = rig.sim.place_call(&call(7));
-    rig.until(Duration::from_secs(5), "call over", |sim| {
+    rig.until(Duration::from_secs(30), "call over", |sim| {
         sim.channel(&caller).is_none()
     })
     .await;
@@ -353,7 +353,7 @@ async fn a_migrating_tenant_moves_calls_to_the_new_version_at_their_next_event()
     let sim = Sim::start(sim_config()).await.expect("sim");
     let rig = Rig::start(sim, tenants).await;
     let caller = rig.sim.place_call(&call(1));
-    rig.until(Duration::from_secs(5), "answered", |sim| {
+    rig.until(Duration::from_secs(30), "answered", |sim| {
         sim.channel(&caller).is_some_and(|c| c.state == "Up")
     })
     .await;

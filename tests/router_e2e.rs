@@ -63,7 +63,7 @@ async fn the_seed_flow_from_one_reply() {
     let rig = Rig::start(sim, EARLY_DIAL).await;
     let caller = rig.sim.place_call(&inbound("alice"));
     rig.until(
-        Duration::from_secs(5),
+        Duration::from_secs(30),
         "leg answered and caller up",
         |sim| sim.channel(&caller).is_some_and(|c| c.state == "Up"),
     )
@@ -105,7 +105,7 @@ async fn the_caller_is_in_the_bridge_while_the_leg_rings() {
     let sim = Sim::start(sim_config()).await.expect("sim");
     let rig = Rig::start(sim, EARLY_DIAL).await;
     let caller = rig.sim.place_call(&inbound("noanswer-bob"));
-    rig.until(Duration::from_secs(5), "leg ringing", a_leg_rings)
+    rig.until(Duration::from_secs(30), "leg ringing", a_leg_rings)
         .await;
     let bridges = rig.sim.bridge_ids();
     assert_eq!(bridges.len(), 1);
@@ -144,7 +144,7 @@ async fn caller_id_given_or_passed_through_reaches_the_legs_connected_line() {
         let sim = Sim::start(sim_config()).await.expect("sim");
         let rig = Rig::start(sim, tenants).await;
         let caller = rig.sim.place_call(&inbound("noanswer-carol"));
-        rig.until(Duration::from_secs(5), "leg ringing", a_leg_rings)
+        rig.until(Duration::from_secs(30), "leg ringing", a_leg_rings)
             .await;
         let leg = rig
             .sim
@@ -191,7 +191,7 @@ async fn busy_no_answer_and_unavailable_hang_the_caller_up_with_the_right_cause(
         let sim = Sim::start(sim_config()).await.expect("sim");
         let rig = Rig::start(sim, EARLY_DIAL).await;
         let caller = rig.sim.place_call(&inbound(exten));
-        rig.until(Duration::from_secs(8), "every channel gone", |sim| {
+        rig.until(Duration::from_secs(30), "every channel gone", |sim| {
             sim.channel_ids().is_empty()
         })
         .await;
@@ -201,11 +201,11 @@ async fn busy_no_answer_and_unavailable_hang_the_caller_up_with_the_right_cause(
             vec![format!("DELETE /channels/{caller}?reason_code={cause}")],
             "{exten}"
         );
-        rig.until(Duration::from_secs(2), "no bridge left", |sim| {
+        rig.until(Duration::from_secs(30), "no bridge left", |sim| {
             sim.bridge_ids().is_empty()
         })
         .await;
-        rig.until_no_calls(Duration::from_secs(2)).await;
+        rig.until_no_calls(Duration::from_secs(30)).await;
         rig.stop().await;
     }
 }
@@ -218,7 +218,7 @@ async fn the_caller_hanging_up_while_the_leg_rings_ends_everything() {
     call.behaviour.hangup_after = Some(Duration::from_millis(500));
     let caller = rig.sim.place_call(&call);
     rig.until(
-        Duration::from_secs(5),
+        Duration::from_secs(30),
         "every channel and bridge gone",
         |sim| sim.channel_ids().is_empty() && sim.bridge_ids().is_empty(),
     )
@@ -243,7 +243,7 @@ async fn the_caller_hanging_up_while_the_leg_rings_ends_everything() {
         journal.contains(&format!("DELETE /bridges/{bridge}")),
         "bridge destroyed: {journal:#?}"
     );
-    rig.until_no_calls(Duration::from_secs(2)).await;
+    rig.until_no_calls(Duration::from_secs(30)).await;
     rig.stop().await;
 }
 
@@ -316,7 +316,7 @@ cause = 41
         );
     }
     // The last calls leave the table once their bridge's DELETE is answered.
-    rig.until_no_calls(Duration::from_secs(2)).await;
+    rig.until_no_calls(Duration::from_secs(30)).await;
     let failed = failures(&rig.drain());
     assert_eq!(failed.len(), 1, "{failed:?}");
     assert!(
@@ -352,7 +352,7 @@ endpoint = "SIP/premium-rate"
     let mut rig = Rig::start(sim, &tenants).await;
     // A call of another tenant with a leg called "agent", ringing.
     let victim = rig.sim.place_call(&inbound("noanswer-frank"));
-    rig.until(Duration::from_secs(5), "victim's leg ringing", a_leg_rings)
+    rig.until(Duration::from_secs(30), "victim's leg ringing", a_leg_rings)
         .await;
     let before = rig.sim.journal().len();
     let mut forger = InboundCall::new("forger", "5558888", "s");
@@ -362,7 +362,7 @@ endpoint = "SIP/premium-rate"
     roamer.args = vec!["x".into()];
     let roamer = rig.sim.place_call(&roamer);
     rig.until(
-        Duration::from_secs(5),
+        Duration::from_secs(30),
         "both refused calls hung up",
         |sim| sim.channel(&forger).is_none() && sim.channel(&roamer).is_none(),
     )
@@ -429,7 +429,7 @@ plugin = "{early_dial}"
     let mut f = InboundCall::new("fall", "5552222", "alice");
     f.args = vec!["alice".into()];
     let fall = rig.sim.place_call(&f);
-    rig.until(Duration::from_secs(5), "fallback call answered", |sim| {
+    rig.until(Duration::from_secs(30), "fallback call answered", |sim| {
         sim.channel(&fall).is_some_and(|c| c.state == "Up")
     })
     .await;
@@ -486,7 +486,7 @@ async fn at_start_bridges_and_channels_of_dead_calls_are_removed_and_others_kept
         .expect("channel");
     }
     let rig = Rig::start(sim, EARLY_DIAL).await;
-    rig.until(Duration::from_secs(5), "own orphans removed", |sim| {
+    rig.until(Duration::from_secs(30), "own orphans removed", |sim| {
         sim.bridge_ids() == vec!["conference-7".to_string(), "cw-other.live01-b1".to_string()]
             && sim.channel_ids() == vec!["cw-other.live01-agent".to_string()]
     })
@@ -512,7 +512,7 @@ async fn a_call_whose_channels_vanished_while_the_socket_was_down_ends_on_resync
     let sim = Sim::start(sim_config()).await.expect("sim");
     let rig = Rig::start(sim, EARLY_DIAL).await;
     let caller = rig.sim.place_call(&inbound("noanswer-gina"));
-    rig.until(Duration::from_secs(5), "leg ringing", a_leg_rings)
+    rig.until(Duration::from_secs(30), "leg ringing", a_leg_rings)
         .await;
     assert_eq!(rig.table.len(), 1);
     // The socket drops and stays refused for a while; meanwhile the caller hangs up.
@@ -527,7 +527,7 @@ async fn a_call_whose_channels_vanished_while_the_socket_was_down_ends_on_resync
         sim.channel_ids().is_empty() && sim.bridge_ids().is_empty()
     })
     .await;
-    rig.until_no_calls(Duration::from_secs(2)).await;
+    rig.until_no_calls(Duration::from_secs(30)).await;
     rig.stop().await;
 }
 
@@ -692,7 +692,7 @@ ms = 150
     call.args = vec!["x".into()];
     let began = Instant::now();
     let caller = rig.sim.place_call(&call);
-    rig.until(Duration::from_secs(5), "caller hung up", |sim| {
+    rig.until(Duration::from_secs(30), "caller hung up", |sim| {
         sim.channel(&caller).is_none()
     })
     .await;
@@ -740,7 +740,7 @@ async fn one_router_serves_several_asterisk_servers() {
         && b.channel(&on_b).is_some_and(|c| c.state == "Up"))
     {
         assert!(
-            began.elapsed() < Duration::from_secs(5),
+            began.elapsed() < Duration::from_secs(30),
             "calls not answered on both"
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -817,7 +817,7 @@ async fn the_bench_floor_sends_the_same_requests_as_the_router() {
     let began = Instant::now();
     while !sim.listening("bench") {
         assert!(
-            began.elapsed() < Duration::from_secs(5),
+            began.elapsed() < Duration::from_secs(30),
             "floor never subscribed"
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -855,7 +855,7 @@ vars = "X_TENANT=acme"
     let sim = Sim::start(sim_config()).await.expect("sim");
     let mut rig = Rig::start(sim, tenants).await;
     let caller = rig.sim.place_call(&inbound("alice"));
-    rig.until(Duration::from_secs(5), "caller hung up", |sim| {
+    rig.until(Duration::from_secs(30), "caller hung up", |sim| {
         sim.channel(&caller).is_none()
     })
     .await;
@@ -926,7 +926,7 @@ async fn the_seed_flow_waits_for_the_legs_entry_whatever_order_asterisk_answers_
             sim.channel_ids().is_empty() && sim.bridge_ids().is_empty()
         })
         .await;
-        rig.until_no_calls(Duration::from_secs(5)).await;
+        rig.until_no_calls(Duration::from_secs(30)).await;
         let journal = rig.sim.journal();
         let adds: Vec<&String> = journal
             .iter()
@@ -964,7 +964,7 @@ async fn a_caller_left_in_the_app_with_no_call_gets_the_failure_policy() {
     );
     let rig = Rig::start(sim, &tenants).await;
     rig.until(
-        Duration::from_secs(5),
+        Duration::from_secs(30),
         "the stranded caller hung up",
         |sim| sim.channel(&stranded).is_none(),
     )

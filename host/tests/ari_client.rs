@@ -191,7 +191,7 @@ async fn a_silent_socket_is_detected_and_replaced() {
             let after = went_silent.elapsed();
             // pong timeout 500 ms + one ping interval, with room for a busy machine.
             assert!(after >= Duration::from_millis(500), "too early: {after:?}");
-            assert!(after < Duration::from_secs(2), "too late: {after:?}");
+            assert!(after < Duration::from_secs(10), "too late: {after:?}");
         }
         other => panic!("expected Disconnected, got {other:?}"),
     }

@@ -75,7 +75,7 @@ async fn run(scenario: &Scenario, plugin: &Path) -> Result<(), String> {
         inbound.behaviour.hangup_after = Some(Duration::from_millis(ms));
     }
     let caller = rig.sim.place_call(&inbound);
-    let call = wait_for(Duration::from_secs(5), || {
+    let call = wait_for(Duration::from_secs(30), || {
         rig.table.calls().first().map(|(id, _)| id.clone())
     })
     .await
@@ -246,7 +246,7 @@ async fn a_call_moves_from_rust_to_python_to_javascript_mid_hunt() {
     let caller = rig
         .sim
         .place_call(&InboundCall::new("router", "5550100", "600"));
-    let call = wait_for(Duration::from_secs(5), || {
+    let call = wait_for(Duration::from_secs(30), || {
         rig.table.calls().first().map(|(id, _)| id.clone())
     })
     .await
@@ -260,7 +260,7 @@ async fn a_call_moves_from_rust_to_python_to_javascript_mid_hunt() {
         move |sim: &Sim| sim.journal().contains(&line)
     };
 
-    rig.until(Duration::from_secs(5), "leg1 dialed", dialed("leg1"))
+    rig.until(Duration::from_secs(30), "leg1 dialed", dialed("leg1"))
         .await;
     for (language, next) in [("python", "leg2"), ("javascript", "leg3")] {
         let bytes = std::fs::read(&builds[language]).expect("component");
