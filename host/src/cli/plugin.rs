@@ -38,6 +38,7 @@ pub enum PluginCommand {
     Push {
         /// The plugin component (.wasm).
         file: PathBuf,
+        /// The tenant whose plugin it is (a `[tenants.NAME]` of the router's config).
         #[arg(long)]
         tenant: String,
         /// The version's label (default: the file's name).
@@ -48,8 +49,10 @@ pub enum PluginCommand {
     },
     /// Make a kept version live again, by label or hash prefix.
     Rollback {
+        /// The tenant whose version to change.
         #[arg(long)]
         tenant: String,
+        /// The kept version to make live: its label or a prefix of its hash (see `versions`).
         #[arg(long)]
         to: String,
         #[command(flatten)]
@@ -57,6 +60,7 @@ pub enum PluginCommand {
     },
     /// List a tenant's versions: live (*), calls held, calls served and failed.
     Versions {
+        /// The tenant whose versions to list.
         #[arg(long)]
         tenant: String,
         #[command(flatten)]

@@ -11,13 +11,14 @@ use std::process::ExitCode;
 
 #[derive(clap::Args)]
 pub struct SimArgs {
-    /// Address to listen on (overrides the file's `listen`; port 0 picks a free port).
+    /// Address to listen on (overrides the file's `listen`; port 0 picks a free port)
+    /// [default: 127.0.0.1:8088]
     #[arg(long)]
     listen: Option<SocketAddr>,
-    /// ARI user (Basic auth or api_key user:password).
+    /// ARI user (Basic auth or api_key user:password) [default: asterisk]
     #[arg(long)]
     user: Option<String>,
-    /// ARI password.
+    /// ARI password [default: asterisk]
     #[arg(long)]
     password: Option<String>,
     /// Simulator set-up file (TOML): endpoint rules and generated traffic.
