@@ -131,40 +131,67 @@ fn parse(text: &str, pattern: bool) -> Result<Endpoint<'_>, String> {
 /// A tenant's endpoint pattern, such as `PJSIP/*`, `PJSIP/*@trunk1`, `Local/1??@from-router`
 /// or `PJSIP/trunk1/sip:+1*@sip.carrier.example`. Each part is matched on its own (`*` and `?`
 /// within it); a part the pattern leaves out must be absent from the endpoint: `PJSIP/*` allows
-/// no `user@` and no URI.
+/// no `user@` and no URI. Parsed once, at load; matching only compares parts.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EndpointPattern(String);
+pub struct EndpointPattern {
+    text: String,
+    tech: String,
+    user: Option<String>,
+    target: String,
+    tail: Option<PatternTail>,
+}
+
+/// The pattern's [`Tail`], owned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PatternTail {
+    Uri {
+        scheme: String,
+        user: Option<String>,
+        host: String,
+    },
+    Options(String),
+}
 
 impl EndpointPattern {
     /// Parses a pattern from the config.
     pub fn new(text: &str) -> Result<Self, String> {
-        parse(text, true)?;
-        Ok(EndpointPattern(text.to_string()))
+        let p = parse(text, true)?;
+        Ok(EndpointPattern {
+            text: text.to_string(),
+            tech: p.tech.to_string(),
+            user: p.user.map(str::to_string),
+            target: p.target.to_string(),
+            tail: p.tail.map(|tail| match tail {
+                Tail::Uri { scheme, user, host } => PatternTail::Uri {
+                    scheme: scheme.to_string(),
+                    user: user.map(str::to_string),
+                    host: host.to_string(),
+                },
+                Tail::Options(o) => PatternTail::Options(o.to_string()),
+            }),
+        })
     }
 
     /// The pattern as written.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.text
     }
 
     /// Whether `endpoint` is one the pattern allows.
     pub fn allows(&self, endpoint: &Endpoint<'_>) -> bool {
-        let Ok(p) = parse(&self.0, true) else {
-            return false;
-        };
-        let opt = |p: Option<&str>, e: Option<&str>| match (p, e) {
+        let opt = |p: &Option<String>, e: Option<&str>| match (p, e) {
             (None, None) => true,
             (Some(p), Some(e)) => matches(p, e),
             _ => false,
         };
-        p.tech.eq_ignore_ascii_case(endpoint.tech)
-            && opt(p.user, endpoint.user)
-            && matches(p.target, endpoint.target)
-            && match (&p.tail, &endpoint.tail) {
+        self.tech.eq_ignore_ascii_case(endpoint.tech)
+            && opt(&self.user, endpoint.user)
+            && matches(&self.target, endpoint.target)
+            && match (&self.tail, &endpoint.tail) {
                 (None, None) => true,
-                (Some(Tail::Options(p)), Some(Tail::Options(e))) => matches(p, e),
+                (Some(PatternTail::Options(p)), Some(Tail::Options(e))) => matches(p, e),
                 (
-                    Some(Tail::Uri {
+                    Some(PatternTail::Uri {
                         scheme: ps,
                         user: pu,
                         host: ph,
@@ -174,7 +201,7 @@ impl EndpointPattern {
                         user: eu,
                         host: eh,
                     }),
-                ) => ps == es && opt(*pu, *eu) && matches(ph, eh),
+                ) => ps == es && opt(pu, *eu) && matches(ph, eh),
                 _ => false,
             }
     }

@@ -167,32 +167,53 @@ fn denied(name: &Name<'_>) -> Option<String> {
 }
 
 /// One allow-list entry: `X_*` (plain variables), `CALLERID(*)` (the function with any
-/// arguments) or `PJSIP_HEADER(add,X-*)` (those arguments, each matched on its own).
+/// arguments) or `PJSIP_HEADER(add,X-*)` (those arguments, each matched on its own). Parsed
+/// once, at load.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VariablePattern(String);
+pub struct VariablePattern {
+    text: String,
+    kind: PatternKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PatternKind {
+    Plain(String),
+    /// The function name upper-cased; `args` None takes any arguments (`F(*)`).
+    Function {
+        name: String,
+        args: Option<Vec<String>>,
+    },
+}
 
 impl VariablePattern {
     /// Parses a pattern from the config.
     pub fn new(text: &str) -> Result<Self, String> {
-        parse(text, true)?;
-        Ok(VariablePattern(text.to_string()))
+        let kind = match parse(text, true)? {
+            Name::Plain(p) => PatternKind::Plain(p.to_string()),
+            Name::Function { name, args } => PatternKind::Function {
+                name: name.to_ascii_uppercase(),
+                args: (args != ["*"]).then(|| args.iter().map(|a| a.to_string()).collect()),
+            },
+        };
+        Ok(VariablePattern {
+            text: text.to_string(),
+            kind,
+        })
     }
 
     /// The pattern as written.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.text
     }
 
     fn allows(&self, name: &Name<'_>) -> bool {
-        let Ok(pattern) = parse(&self.0, true) else {
-            return false;
-        };
-        match (pattern, name) {
-            (Name::Plain(p), Name::Plain(n)) => matches(p, n),
-            (Name::Function { name: pn, args: pa }, Name::Function { name: n, args: a }) => {
-                matches(&pn.to_ascii_uppercase(), &n.to_ascii_uppercase())
-                    && (pa == ["*"]
-                        || (pa.len() == a.len() && pa.iter().zip(a).all(|(p, a)| matches(p, a))))
+        match (&self.kind, name) {
+            (PatternKind::Plain(p), Name::Plain(n)) => matches(p, n),
+            (PatternKind::Function { name: pn, args }, Name::Function { name: n, args: a }) => {
+                matches(pn, &n.to_ascii_uppercase())
+                    && args.as_ref().is_none_or(|pa| {
+                        pa.len() == a.len() && pa.iter().zip(a).all(|(p, a)| matches(p, a))
+                    })
             }
             _ => false,
         }
@@ -211,7 +232,7 @@ impl Default for Variables {
     /// Plain variables and `X-` SIP headers on every channel; caller ID and connected line
     /// only on the legs the call created (the caller's identity is not the tenant's to change).
     fn default() -> Self {
-        let p = |s: &str| VariablePattern(s.into());
+        let p = |s: &str| VariablePattern::new(s).unwrap_or_else(|e| unreachable!("{e}"));
         Variables {
             any: vec![p("*"), p("PJSIP_HEADER(add,X-*)")],
             created: vec![p("CALLERID(*)"), p("CONNECTEDLINE(*)")],
@@ -264,6 +285,17 @@ impl Variables {
 mod tests {
     use super::*;
 
+    /// An operator's widest allow-list: every plain variable and every function.
+    fn allow_everything() -> Variables {
+        Variables {
+            any: vec![
+                VariablePattern::new("*").expect("p"),
+                VariablePattern::new("*(*)").expect("p"),
+            ],
+            created: vec![],
+        }
+    }
+
     #[test]
     fn the_default_allows_plain_variables_headers_and_ids_on_legs() {
         let v = Variables::default();
@@ -287,13 +319,7 @@ mod tests {
 
     #[test]
     fn the_deny_list_beats_any_allow_list() {
-        let all = Variables {
-            any: vec![
-                VariablePattern::new("*").expect("p"),
-                VariablePattern::new("*(*)").expect("p"),
-            ],
-            created: vec![],
-        };
+        let all = allow_everything();
         for name in [
             "CHANNEL(hangup_handler_push)",
             "CHANNEL(HANGUP_HANDLER_WIPE)",
@@ -318,13 +344,7 @@ mod tests {
 
     #[test]
     fn names_that_do_not_parse_are_refused() {
-        let all = Variables {
-            any: vec![
-                VariablePattern::new("*").expect("p"),
-                VariablePattern::new("*(*)").expect("p"),
-            ],
-            created: vec![],
-        };
+        let all = allow_everything();
         for name in [
             "",
             "X Y",
