@@ -1048,11 +1048,11 @@ async fn run_stops_on_a_wrong_password_or_a_url_that_is_not_ari() {
     let plugin = common::plugin_path("early-dial");
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("router.toml");
-    let run = |url: String, password: &str| {
+    let run = |url: String, password: &str, app: &str| {
         std::fs::write(
             &path,
             format!(
-                "[servers.pbx1]\nurl = \"{url}\"\nuser = \"asterisk\"\npassword = \"{password}\"\n\n[tenants.acme]\napps = [\"acme\"]\nplugin = {:?}\n",
+                "[servers.pbx1]\nurl = \"{url}\"\nuser = \"asterisk\"\npassword = \"{password}\"\n\n[tenants.acme]\napps = [\"{app}\"]\nplugin = {:?}\n",
                 plugin.display().to_string()
             ),
         )
@@ -1068,7 +1068,7 @@ async fn run_stops_on_a_wrong_password_or_a_url_that_is_not_ari() {
                 .expect("callwasm run")
         })
     };
-    let out = run(sim.base_url(), "wrong").await.expect("run");
+    let out = run(sim.base_url(), "wrong", "acme").await.expect("run");
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
@@ -1083,7 +1083,7 @@ async fn run_stops_on_a_wrong_password_or_a_url_that_is_not_ari() {
         "{stderr}"
     );
     let not_ari = format!("http://{}/nothing", sim.addr());
-    let out = run(not_ari.clone(), "asterisk").await.expect("run");
+    let out = run(not_ari.clone(), "asterisk", "acme").await.expect("run");
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
@@ -1091,6 +1091,25 @@ async fn run_stops_on_a_wrong_password_or_a_url_that_is_not_ari() {
         Some(
             format!(
                 "error: servers.pbx1: {not_ari} is not an ARI base URL (GET /asterisk/info answered 404): it ends in /ari, and http.conf must enable the HTTP server and ari.conf ARI"
+            )
+            .as_str()
+        ),
+        "{stderr}"
+    );
+    // An application name Asterisk would refuse to register (res/ari/ari_websockets.c: longer
+    // than 73 bytes) stops the router before it connects.
+    let long_app = "a".repeat(74);
+    let out = run(sim.base_url(), "asterisk", &long_app)
+        .await
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.lines().last(),
+        Some(
+            format!(
+                "error: {}: tenants.acme.apps: \"{long_app}\" is 74 bytes long; Asterisk registers Stasis application names of at most 73",
+                path.display()
             )
             .as_str()
         ),

@@ -501,3 +501,50 @@ async fn typed_calls_of_the_seed_flow_against_the_simulator() {
     );
     assert!(rest.list_bridges().await.expect("list").is_empty());
 }
+
+/// What Asterisk answers to a refused event WebSocket reaches the log in words an operator can
+/// act on: the status, Asterisk's own reason and what to check.
+#[tokio::test]
+async fn a_refused_event_socket_says_why_and_what_to_check() {
+    let sim = Sim::start(SimConfig::default()).await.expect("sim");
+    let refused = |rc: RestConfig, apps: Vec<String>| {
+        let rest = Rest::new("pbx1", &rc).expect("rest");
+        let (tx, rx) = mpsc::channel(16);
+        let (stop, stop_rx) = watch::channel(false);
+        let config = StreamConfig {
+            apps,
+            ..stream_config()
+        };
+        tokio::spawn(EventStream::new("pbx1", rest, rc, config).run(tx, stop_rx));
+        Running { rx, _stop: stop }
+    };
+    // The password was changed on the Asterisk side.
+    let wrong = Auth::Basic {
+        user: "asterisk".into(),
+        password: "old".into(),
+    };
+    let mut run = refused(
+        rest_config(&sim, wrong, Duration::from_secs(2)),
+        vec!["router".into()],
+    );
+    assert_eq!(
+        next(&mut run).await,
+        StreamItem::Disconnected {
+            reason: "connect: HTTP 401 \"Authentication required\": Asterisk refused user \"asterisk\": was the password changed in ari.conf?".into()
+        }
+    );
+    // An application name Asterisk will not register (over 73 bytes): its HTML error page.
+    let long_app = "a".repeat(74);
+    let mut run = refused(
+        rest_config(&sim, basic(), Duration::from_secs(2)),
+        vec![long_app.clone()],
+    );
+    assert_eq!(
+        next(&mut run).await,
+        StreamItem::Disconnected {
+            reason: format!(
+                "connect: HTTP 500 \"Stasis app registration failed\": Asterisk refused to register the application(s) {long_app}"
+            )
+        }
+    );
+}

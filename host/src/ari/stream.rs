@@ -210,7 +210,7 @@ impl EventStream {
         let connect = tokio_tungstenite::connect_async(request);
         let (mut socket, _) = match tokio::time::timeout(self.rest_config.timeout, connect).await {
             Ok(Ok(s)) => s,
-            Ok(Err(e)) => return ended(format!("connect: {e}")),
+            Ok(Err(e)) => return ended(self.connect_failure(e)),
             Err(_) => return ended("connect: timed out".into()),
         };
         if tx.send(self.item(StreamItem::Connected)).await.is_err() {
@@ -279,6 +279,36 @@ impl EventStream {
         }
     }
 
+    /// Why a connect failed, in words an operator can act on: an HTTP answer to the upgrade
+    /// names its status, Asterisk's reason and what to check; anything else (refused, reset,
+    /// DNS) is passed on as is.
+    fn connect_failure(&self, error: tokio_tungstenite::tungstenite::Error) -> String {
+        use tokio_tungstenite::tungstenite::Error;
+        let Error::Http(response) = error else {
+            return format!("connect: {error}");
+        };
+        let status = response.status().as_u16();
+        let body = response
+            .body()
+            .as_deref()
+            .map(|b| error_page_text(&String::from_utf8_lossy(b)))
+            .unwrap_or_default();
+        let hint = match status {
+            401 | 403 => format!(
+                "Asterisk refused user {:?}: was the password changed in ari.conf?",
+                self.user()
+            ),
+            404 => "no ARI at this URL: check http.conf (enabled, bindaddr) and ari.conf (enabled)"
+                .to_string(),
+            400 | 500 => format!(
+                "Asterisk refused to register the application(s) {}",
+                self.config.apps.join(",")
+            ),
+            _ => "Asterisk refused the event WebSocket".to_string(),
+        };
+        format!("connect: HTTP {status} {body:?}: {hint}")
+    }
+
     /// Checks every app is registered and sets its event filter.
     async fn prepare_apps(&self) -> Result<(), String> {
         let filter: Vec<&str> = self
@@ -340,6 +370,24 @@ enum Session {
         was_up: bool,
     },
     ConsumerGone,
+}
+
+/// The reason in an HTTP error answer: ARI's JSON `message`, the `<p>` of Asterisk's HTML
+/// error page, else the body itself; cut to 200 characters.
+fn error_page_text(body: &str) -> String {
+    #[derive(serde::Deserialize)]
+    struct AriError {
+        message: String,
+    }
+    if let Ok(e) = serde_json::from_str::<AriError>(body) {
+        return e.message.chars().take(200).collect();
+    }
+    let text = body
+        .split_once("<p>")
+        .and_then(|(_, rest)| rest.split_once("</p>"))
+        .map_or(body, |(p, _)| p)
+        .trim();
+    text.chars().take(200).collect()
 }
 
 /// Capped exponential backoff with full jitter: `[d/2, d]` where `d = min * 2^failures`.

@@ -516,10 +516,8 @@ impl Config {
                 ));
             }
             for app in &tenant.apps {
-                if app.is_empty() || app.contains(',') {
-                    return Err(format!(
-                        "tenants.{name}.apps: {app:?} is not a Stasis application name"
-                    ));
+                if let Err(why) = check_app_name(app) {
+                    return Err(format!("tenants.{name}.apps: {app:?} {why}"));
                 }
                 if let Some(other) = owner.insert(app, name) {
                     return Err(format!(
@@ -545,6 +543,35 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// The longest Stasis application name Asterisk registers: `ARI_MAX_APP_NAME_LEN` in
+/// res/ari/ari_websockets.h, the 80 of a dialplan context less the 7 of `stasis-`. A longer
+/// name makes the event WebSocket fail with 500 "Stasis app registration failed".
+pub const MAX_APP_NAME_LEN: usize = 73;
+
+/// Whether Asterisk would register `app` as given: it splits the `app` parameter on `,`,
+/// strips blanks around each name, and refuses an empty or over-long one.
+pub fn check_app_name(app: &str) -> Result<(), String> {
+    if app.is_empty() {
+        return Err("is empty; Asterisk refuses an empty Stasis application name".into());
+    }
+    if app.len() > MAX_APP_NAME_LEN {
+        return Err(format!(
+            "is {} bytes long; Asterisk registers Stasis application names of at most {MAX_APP_NAME_LEN}",
+            app.len()
+        ));
+    }
+    if app.contains(',') {
+        return Err("holds a ','; Asterisk would read it as several applications".into());
+    }
+    if app.trim() != app || app.chars().any(char::is_control) {
+        return Err(
+            "has blanks at its ends or control characters; Asterisk would register another name"
+                .into(),
+        );
+    }
+    Ok(())
 }
 
 /// Expands `${VAR}` and `${VAR:-default}` in a path from the config (so one file serves with
@@ -613,4 +640,37 @@ pub fn settings_map(table: &toml::Table) -> Result<BTreeMap<String, String>, Str
     let mut out = BTreeMap::new();
     walk("", table, &mut out)?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_app_name;
+
+    #[test]
+    fn app_names_are_checked_as_asterisk_registers_them() {
+        assert_eq!(check_app_name("acme"), Ok(()));
+        assert_eq!(check_app_name(&"a".repeat(73)), Ok(()));
+        assert_eq!(
+            check_app_name(&"a".repeat(74)),
+            Err(
+                "is 74 bytes long; Asterisk registers Stasis application names of at most 73"
+                    .into()
+            )
+        );
+        assert_eq!(
+            check_app_name(""),
+            Err("is empty; Asterisk refuses an empty Stasis application name".into())
+        );
+        assert_eq!(
+            check_app_name("a,b"),
+            Err("holds a ','; Asterisk would read it as several applications".into())
+        );
+        for name in [" acme", "acme\t", "ac\nme"] {
+            assert_eq!(
+                check_app_name(name),
+                Err("has blanks at its ends or control characters; Asterisk would register another name".into()),
+                "{name:?}"
+            );
+        }
+    }
 }

@@ -3,7 +3,7 @@
 
 use super::calls::InboundCall;
 use super::faults::Faults;
-use super::state::{Outgoing, SimChannel, State, comma_list, new_channel, timestamp};
+use super::state::{Outgoing, SimChannel, State, new_channel, timestamp};
 use crate::ari::models::{Application, Channel};
 use base64::Engine as _;
 use futures_util::{SinkExt, StreamExt};
@@ -131,6 +131,23 @@ pub(super) fn json(status: StatusCode, body: serde_json::Value) -> Response<Body
 
 pub(super) fn message(status: StatusCode, text: &str) -> Response<Body> {
     json(status, serde_json::json!({ "message": text }))
+}
+
+/// Asterisk's HTML error page (main/http.c `ast_http_error`), which its HTTP server sends where
+/// ARI's JSON errors do not apply, such as a refused event WebSocket.
+fn html_error(status: StatusCode, text: &str) -> Response<Body> {
+    let title = status.canonical_reason().unwrap_or("Error");
+    let page = format!(
+        "<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\r\n<html><head>\r\n<title>{} {title}</title>\r\n</head><body>\r\n<h1>{title}</h1>\r\n<p>{text}</p>\r\n<hr />\r\n<address>Asterisk/22.10.1</address>\r\n</body></html>\r\n",
+        status.as_u16()
+    );
+    let mut response = Response::new(Full::new(Bytes::from(page)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/html"),
+    );
+    response
 }
 
 pub(super) fn no_content() -> Response<Body> {
@@ -563,11 +580,25 @@ fn upgrade_events(
     req: Request<Incoming>,
     query: &HashMap<String, String>,
 ) -> Response<Body> {
-    let apps = comma_list(query.get("app"));
-    let subscribe_all = query.get("subscribeAll").is_some_and(|v| v == "true");
-    if apps.is_empty() {
-        return message(StatusCode::BAD_REQUEST, "app parameter is required");
+    // As res/ari/ari_websockets.c: a missing `app` is a 400; each comma-separated name is
+    // stripped of blanks, and an empty or over-long one fails the registration with a 500.
+    let Some(app) = query.get("app").filter(|a| !a.is_empty()) else {
+        return html_error(
+            StatusCode::BAD_REQUEST,
+            "HTTP request is missing param: [app]",
+        );
+    };
+    let apps: Vec<String> = app.split(',').map(|a| a.trim().to_string()).collect();
+    if apps
+        .iter()
+        .any(|a| a.is_empty() || a.len() > crate::router::config::MAX_APP_NAME_LEN)
+    {
+        return html_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Stasis app registration failed",
+        );
     }
+    let subscribe_all = query.get("subscribeAll").is_some_and(|v| v == "true");
     let Some(key) = req
         .headers()
         .get("sec-websocket-key")
