@@ -612,13 +612,22 @@ fn upgrade_events(
         .get("sec-websocket-protocol")
         .and_then(|p| p.to_str().ok())
         .is_some_and(|p| p.split(',').any(|p| p.trim() == "ari"));
+    // Asterisk registers the apps before it answers 101 (websocket_attempted_cb), so a client
+    // may use them as soon as the handshake is done; events meanwhile wait in the queue.
+    let (tx, rx) = mpsc::unbounded_channel();
+    let subscription = Subscription {
+        id: lock(&shared.state).subscribe(&apps, subscribe_all, tx.clone()),
+        tx,
+        rx,
+    };
     tokio::spawn(async move {
         let Ok(upgraded) = hyper::upgrade::on(req).await else {
+            lock(&shared.state).unsubscribe(subscription.id);
             return;
         };
         let socket =
             WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
-        serve_socket(shared, socket, apps, subscribe_all).await;
+        serve_socket(shared, socket, apps, subscription).await;
     });
     let mut response = Response::new(Full::new(Bytes::new()));
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
@@ -643,15 +652,24 @@ fn upgrade_events(
     response
 }
 
+/// An event socket's registration in the state, made before the handshake completes.
+struct Subscription {
+    id: u64,
+    tx: mpsc::UnboundedSender<Outgoing>,
+    rx: mpsc::UnboundedReceiver<Outgoing>,
+}
+
 async fn serve_socket(
     shared: Arc<Shared>,
     mut socket: WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>,
     apps: Vec<String>,
-    subscribe_all: bool,
+    subscription: Subscription,
 ) {
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let replies = tx.clone();
-    let id = lock(&shared.state).subscribe(&apps, subscribe_all, tx);
+    let Subscription {
+        id,
+        tx: replies,
+        mut rx,
+    } = subscription;
     loop {
         if lock(&shared.faults).silent {
             // A silent socket: nothing read (so no pongs), nothing written, until closed.
