@@ -412,6 +412,25 @@ async fn the_plugin_push_and_rollback_commands_drive_the_admin_api() {
     assert!(printed.starts_with("swap: version green ("), "{printed}");
     assert_eq!(tenant(&rig).await["live"], "green");
 
+    // The same bytes under another label: still version green, and the CLI says why.
+    let again = cli(
+        &rig,
+        &[
+            "plugin", "push", green, "--tenant", "swap", "--label", "teal",
+        ],
+    )
+    .await;
+    assert_eq!(again.status.code(), Some(0));
+    let printed = String::from_utf8_lossy(&again.stdout);
+    assert_eq!(
+        printed.lines().nth(1),
+        Some(
+            "note: these bytes are already kept as version green; the label \"teal\" was not applied"
+        ),
+        "{printed}"
+    );
+    assert_eq!(tenant(&rig).await["live"], "green");
+
     let back = cli(
         &rig,
         &[
@@ -450,5 +469,29 @@ async fn the_plugin_push_and_rollback_commands_drive_the_admin_api() {
     let live: Vec<&str> = listed.lines().filter(|l| l.starts_with('*')).collect();
     assert_eq!(live.len(), 1, "{listed}");
     assert!(live[0].starts_with("* swap_blue "), "{listed}");
+
+    // An admin address nobody listens on: the error says what to check.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let nobody = format!("http://{}", closed.local_addr().expect("addr"));
+    drop(closed);
+    let unreachable = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_callwasm"))
+            .args(["plugin", "versions", "--tenant", "swap", "--admin", &nobody])
+            .env("CALLWASM_ADMIN_TOKEN", TOKEN)
+            .output()
+            .expect("callwasm")
+    })
+    .await
+    .expect("cli thread");
+    assert_eq!(unreachable.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&unreachable.stderr);
+    assert!(
+        stderr.starts_with("error: cannot reach the admin API at http://127.0.0.1:")
+            && stderr.contains("Connection refused")
+            && stderr.trim_end().ends_with(
+                "is `callwasm run` running with an [admin] section whose listen address this is? Point --admin (or CALLWASM_ADMIN) at it"
+            ),
+        "{stderr}"
+    );
     rig.stop().await;
 }

@@ -552,6 +552,27 @@ fn the_demo_runs_to_completion_and_its_summary_matches_the_calls_it_placed() {
         String::from_utf8_lossy(&out.stderr)
     );
     let lines: Vec<&str> = stdout.lines().collect();
+    // A short header: what runs where, and how to read the lines.
+    assert_eq!(lines[0], "callwasm demo");
+    assert!(lines[1].starts_with("  simulated Asterisk  http://127.0.0.1:"));
+    assert_eq!(
+        lines[2],
+        format!(
+            "  tenant demo         {}",
+            plugins.join("early_dial.wasm").display()
+        )
+    );
+    assert_eq!(
+        lines[3],
+        format!(
+            "  tenant sales        {}",
+            plugins.join("hunt_group.wasm").display()
+        )
+    );
+    assert_eq!(
+        lines[4],
+        "  each line: seconds since start, the call's event -> the plugin's commands [its run time]"
+    );
     let summary = lines
         .iter()
         .position(|l| *l == "summary")

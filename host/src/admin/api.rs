@@ -402,6 +402,7 @@ async fn handle(
                 Err(e) => return error(StatusCode::PAYLOAD_TOO_LARGE, &e),
             };
             let installer = t.clone();
+            let asked_label = label.clone();
             let installed = tokio::task::spawn_blocking(move || {
                 let bytes = std::fs::read(file.path()).map_err(|e| {
                     crate::router::tenant::Rejected::Load(crate::runtime::LoadError::Read {
@@ -413,7 +414,20 @@ async fn handle(
             })
             .await;
             match installed {
-                Ok(Ok(v)) => json(StatusCode::CREATED, version_json(&v, true)),
+                // Bytes already kept keep their version and its label (labels name contents,
+                // and a rollback by label must stay unambiguous): say so rather than silently
+                // dropping the new label.
+                Ok(Ok(v)) => match asked_label.filter(|l| v.label.as_ref() != Some(l)) {
+                    Some(asked) => {
+                        let mut body = version_json(&v, true);
+                        body["note"] = serde_json::Value::String(format!(
+                            "these bytes are already kept as version {}; the label {asked:?} was not applied",
+                            v.name()
+                        ));
+                        json(StatusCode::OK, body)
+                    }
+                    None => json(StatusCode::CREATED, version_json(&v, true)),
+                },
                 Ok(Err(rejected)) => {
                     let reason = format!("version rejected: {rejected}");
                     tracing::warn!(tenant = %t.name, reason = %crate::log_text::escaped(&reason));

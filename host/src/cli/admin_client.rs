@@ -37,10 +37,24 @@ fn request(
             .header("authorization", format!("Bearer {}", access.token))
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| format!("{url}: {e}"))?;
-        let response = client
-            .request(request)
-            .await
-            .map_err(|e| format!("{url}: {e}"))?;
+        let response = client.request(request).await.map_err(|e| {
+            if e.is_connect() {
+                // The client's own words ("client error (Connect)") hide the cause one level down.
+                let mut causes = Vec::new();
+                let mut source = std::error::Error::source(&e);
+                while let Some(cause) = source {
+                    causes.push(cause.to_string());
+                    source = cause.source();
+                }
+                let cause = causes.join(": ");
+                format!(
+                    "cannot reach the admin API at {} ({cause}): is `callwasm run` running with an [admin] section whose listen address this is? Point --admin (or CALLWASM_ADMIN) at it",
+                    access.admin
+                )
+            } else {
+                format!("{url}: {e}")
+            }
+        })?;
         let status = response.status();
         let bytes = response
             .into_body()
@@ -90,6 +104,9 @@ pub fn push(
         version["name"].as_str().unwrap_or("?"),
         version["hash"].as_str().unwrap_or("?")
     );
+    if let Some(note) = version["note"].as_str() {
+        println!("note: {note}");
+    }
     Ok(())
 }
 

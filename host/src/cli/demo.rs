@@ -210,12 +210,14 @@ ring_timeout = 1
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
+    println!("callwasm demo");
+    println!("  simulated Asterisk  {}", sim.base_url());
+    println!("  tenant demo         {}", plugin.display());
+    println!("  tenant sales        {}", hunt.display());
     println!(
-        "callwasm demo: simulated Asterisk at {}, tenant `demo` running {}, tenant `sales` running {}",
-        sim.base_url(),
-        plugin.display(),
-        hunt.display()
+        "  each line: seconds since start, the call's event -> the plugin's commands [its run time]"
     );
+    println!();
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     let serving = tokio::spawn(router.run(shutdown));
     let began = Instant::now();
