@@ -144,17 +144,18 @@ fn reply_of(out: &Output) -> serde_json::Value {
 fn plugin_call_prints_the_reply_as_json() {
     let record = call(&["alice"], vec![caller("100")]);
     let (out, _) = plugin_call(
-        r#""Started""#,
+        r#""started""#,
         &serde_json::to_string(&record).expect("json"),
         &["--setting", "caller_id_number=5551000"],
     );
     let reply = reply_of(&out);
+    // The reply is in the WIT's spelling, as the docs write it.
     assert_eq!(
         reply["commands"][0],
-        serde_json::json!({"Create": {
+        serde_json::json!({"create": {
             "leg": "agent",
             "endpoint": "PJSIP/alice",
-            "caller_id": {"Given": {"name": "", "number": "5551000"}},
+            "caller-id": {"given": {"name": "", "number": "5551000"}},
             "formats": null,
             "originator": null
         }})
@@ -179,8 +180,10 @@ fn plugin_call_takes_state_as_text() {
     .expect("json");
     // ...and taken back as text: a plugin that is already finishing does nothing on busy.
     record["state"] = serde_json::json!(r#"{"pending_cause":null,"finishing":true}"#);
+    // The event in the WIT's spelling; the call record (serialised by the host's types) in
+    // the Rust spelling, which is read too.
     let (out, _) = plugin_call(
-        r#"{"DialStatus": {"leg": "agent", "status": "Busy"}}"#,
+        r#"{"dial-status": {"leg": "agent", "status": "busy"}}"#,
         &record.to_string(),
         &[],
     );
@@ -195,11 +198,39 @@ fn plugin_call_names_a_malformed_event_file() {
     let (out, event) = plugin_call(r#"{"Exploded": 1}"#, "{}", &[]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains(&format!(
-            "error: event file {}: unknown variant `Exploded`",
+    assert_eq!(
+        stderr.trim_end(),
+        format!(
+            "error: event file {}: event: unknown case \"Exploded\" (expected started, state-changed, dial-status, hung-up, left, entered-bridge, left-bridge, dtmf, playback-finished, timer, command-failed)",
             event.display()
-        )),
-        "{stderr}"
+        ),
+    );
+}
+
+/// Without `--call`, the event goes to a call whose caller is ringing, as a `started` finds it.
+#[test]
+fn plugin_call_needs_only_an_event() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = plugin_path("early-dial");
+    let out = callwasm(
+        &[
+            "plugin",
+            "call",
+            path.to_str().expect("utf-8"),
+            "--event",
+            r#""started""#,
+        ],
+        dir.path(),
+    );
+    let reply = reply_of(&out);
+    assert_eq!(
+        reply["commands"],
+        serde_json::json!([
+            {"create": {"leg": "agent", "endpoint": "PJSIP/100", "caller-id": "pass-through",
+                        "formats": null, "originator": null}},
+            {"bridge-create": {"bridge": "b1", "kind": "mixing"}},
+            {"bridge-add": {"bridge": "b1", "channels": ["caller", "agent"]}},
+            {"dial": {"leg": "agent", "caller": "caller", "timeout-s": 30}}
+        ])
     );
 }

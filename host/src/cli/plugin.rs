@@ -4,6 +4,7 @@
 use super::EXIT_BAD_INPUT;
 use callwasm::runtime::{
     Call, Event, InstanceMode, Invocation, Limits, Plugin, Runtime, RuntimeConfig, Settings,
+    WitJson,
 };
 use clap::Subcommand;
 use std::path::{Path, PathBuf};
@@ -22,13 +23,16 @@ pub enum PluginCommand {
     Call {
         /// The plugin component (.wasm).
         file: PathBuf,
-        /// The event: JSON (for example `'"Started"'`), or the path of a file holding it.
+        /// The event in the WIT's spelling, as JSON (`'"started"'`, `'{"dial-status":
+        /// {"leg": "agent", "status": "no-answer"}}'`) or the path of a file holding it.
         #[arg(long)]
         event: String,
-        /// The call record: JSON (`state` as a byte array or as text), or the path of a file
-        /// holding it.
+        /// The call record, as JSON (`state` as a byte array or as text) or the path of a file
+        /// holding it. Default: call `c1` of tenant `acme`, its caller ringing (handle
+        /// `caller`, PJSIP/5550100-00000001, "Alice" <5550100>, dialing 100 in from-sipp), no
+        /// bridges, no state, now-ms 0.
         #[arg(long)]
-        call: String,
+        call: Option<String>,
         /// A plugin setting, `key=value`; repeatable.
         #[arg(long = "setting", value_name = "KEY=VALUE")]
         settings: Vec<String>,
@@ -76,7 +80,7 @@ pub fn run(cmd: PluginCommand) -> ExitCode {
             event,
             call,
             settings,
-        } => call_once(&file, &event, &call, &settings),
+        } => call_once(&file, &event, call.as_deref(), &settings),
         PluginCommand::Push {
             file,
             tenant,
@@ -118,15 +122,30 @@ fn check(file: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// JSON given inline (it starts with `{`, `[` or `"`) or in a file named by `arg`.
-fn read_json<T: serde::de::DeserializeOwned>(what: &str, arg: &str) -> Result<T, String> {
+/// The call `plugin call` runs when none is given: a caller ringing, as a `started` finds it.
+const RINGING_CALLER: &str = r#"{
+    "id": "c1", "tenant": "acme", "args": [], "bridges": [], "state": [], "now-ms": 0,
+    "channels": [{
+        "handle": "caller", "name": "PJSIP/5550100-00000001", "state": "ring",
+        "caller": {"name": "Alice", "number": "5550100"}, "connected": {"name": "", "number": ""},
+        "dialplan": {"context": "from-sipp", "extension": "100", "priority": 1}
+    }]
+}"#;
+
+/// A `type_name` of the contract given as JSON inline (it starts with `{`, `[` or `"`) or in
+/// a file named by `arg`, in the WIT's spelling (the Rust spelling is read too).
+fn read_json<T: serde::de::DeserializeOwned>(
+    wit: &WitJson,
+    type_name: &str,
+    arg: &str,
+) -> Result<T, String> {
     let inline = arg.trim_start().starts_with(['{', '[', '"']);
     let (text, source) = if inline {
-        (arg.to_string(), format!("{what} JSON"))
+        (arg.to_string(), format!("{type_name} JSON"))
     } else {
         let text = std::fs::read_to_string(arg)
-            .map_err(|e| format!("cannot read {what} file {arg}: {e}"))?;
-        (text, format!("{what} file {arg}"))
+            .map_err(|e| format!("cannot read {type_name} file {arg}: {e}"))?;
+        (text, format!("{type_name} file {arg}"))
     };
     let mut value: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| format!("{source}: {e}"))?;
@@ -136,12 +155,17 @@ fn read_json<T: serde::de::DeserializeOwned>(what: &str, arg: &str) -> Result<T,
     {
         *state = serde_json::Value::from(text.as_bytes().to_vec());
     }
+    let value = wit
+        .from_wit(type_name, value)
+        .map_err(|e| format!("{source}: {e}"))?;
     serde_json::from_value(value).map_err(|e| format!("{source}: {e}"))
 }
 
-/// The reply as JSON, its state bytes shown as text when they are UTF-8 (as JSON state is).
-fn reply_json(reply: &callwasm::runtime::Reply) -> Result<String, String> {
-    let mut value = serde_json::to_value(reply).map_err(|e| e.to_string())?;
+/// The reply as JSON in the WIT's spelling, its state bytes shown as text when they are UTF-8
+/// (as JSON state is).
+fn reply_json(wit: &WitJson, reply: &callwasm::runtime::Reply) -> Result<String, String> {
+    let value = serde_json::to_value(reply).map_err(|e| e.to_string())?;
+    let mut value = wit.to_wit("reply", value)?;
     if let (Some(state), Some(bytes)) = (value.get_mut("state"), reply.state.as_ref())
         && let Ok(text) = std::str::from_utf8(bytes)
     {
@@ -150,9 +174,15 @@ fn reply_json(reply: &callwasm::runtime::Reply) -> Result<String, String> {
     serde_json::to_string_pretty(&value).map_err(|e| e.to_string())
 }
 
-fn call_once(file: &Path, event: &str, call: &str, settings: &[String]) -> Result<(), String> {
-    let event: Event = read_json("event", event)?;
-    let call: Call = read_json("call", call)?;
+fn call_once(
+    file: &Path,
+    event: &str,
+    call: Option<&str>,
+    settings: &[String],
+) -> Result<(), String> {
+    let wit = WitJson::new()?;
+    let event: Event = read_json(&wit, "event", event)?;
+    let call: Call = read_json(&wit, "call", call.unwrap_or(RINGING_CALLER))?;
     let settings = settings
         .iter()
         .map(|kv| {
@@ -174,6 +204,6 @@ fn call_once(file: &Path, event: &str, call: &str, settings: &[String]) -> Resul
             slots: None,
         })
         .map_err(|e| e.to_string())?;
-    println!("{}", reply_json(&reply)?);
+    println!("{}", reply_json(&wit, &reply)?);
     Ok(())
 }

@@ -15,6 +15,7 @@ mod limits;
 mod plugin;
 mod sandbox;
 mod slots;
+mod wit_json;
 
 pub use bindings::callwasm::router::host::Level;
 pub use bindings::callwasm::router::types::{
@@ -31,6 +32,7 @@ pub use inspect::ComponentInfo;
 pub use limits::Limits;
 pub use plugin::{InstanceMode, Invocation, Plugin, Settings};
 pub use slots::{InstanceSlots, Slot};
+pub use wit_json::WitJson;
 
 /// The WIT interface a plugin must export.
 pub const CALL_HANDLER_INTERFACE: &str = "callwasm:router/call-handler@0.1.0";

@@ -5,7 +5,7 @@
 //! against Asterisk, in order. [`export_plugin!`] turns that into a WebAssembly component of the
 //! `callwasm:router/router-plugin` world (build with `--target wasm32-wasip2`).
 //!
-//! ```ignore
+//! ```
 //! use callwasm_sdk::prelude::*;
 //!
 //! struct Hello;
@@ -21,6 +21,8 @@
 //! }
 //! callwasm_sdk::export_plugin!(Hello);
 //! ```
+
+#![deny(missing_docs)]
 
 // The generated bindings name their runtime as `callwasm_sdk::…` so that plugin crates need
 // no wit-bindgen of their own; inside this crate that path must resolve too.
@@ -112,27 +114,101 @@ pub const ALL_EVENTS: &[EventKind] = &[
 ];
 
 /// One of the tenant's plugin settings, from the router's config.
+///
+/// ```no_run
+/// let timeout: u32 = callwasm_sdk::setting("ring_timeout_s")
+///     .and_then(|s| s.parse().ok())
+///     .unwrap_or(20);
+/// ```
 pub fn setting(key: &str) -> Option<String> {
     bindings::callwasm::router::host::setting(key)
 }
 
 /// Write a line to the router's log, tagged with the tenant and the call.
+///
+/// ```no_run
+/// callwasm_sdk::log(callwasm_sdk::Level::Info, "no agent free: playing the prompt");
+/// ```
 pub fn log(level: Level, message: &str) {
     bindings::callwasm::router::host::log(level, message)
 }
 
 impl Call {
     /// The call's channel with this handle, if it is still there.
+    ///
+    /// ```
+    /// # use callwasm_sdk::{Bridge, BridgeKind, Call, Channel, ChannelState, Party};
+    /// let call = Call {
+    ///     id: "1732760000.42".into(),
+    ///     tenant: "acme".into(),
+    ///     args: vec![],
+    ///     channels: vec![Channel {
+    ///         handle: "caller".into(),
+    ///         name: "PJSIP/5550100-00000001".into(),
+    ///         state: ChannelState::Ring,
+    ///         caller: Party::new("Alice", "5550100"),
+    ///         connected: Party::new("", ""),
+    ///         dialplan: None,
+    ///     }],
+    ///     bridges: vec![Bridge { handle: "b1".into(), kind: BridgeKind::Mixing, channels: vec![] }],
+    ///     state: vec![],
+    ///     now_ms: 0,
+    /// };
+    /// assert_eq!(call.channel("caller").map(|c| c.caller.number.as_str()), Some("5550100"));
+    /// assert!(call.channel("agent").is_none());
+    /// ```
     pub fn channel(&self, handle: &str) -> Option<&Channel> {
         self.channels.iter().find(|c| c.handle == handle)
     }
 
     /// Whether the call still has a channel with this handle.
+    ///
+    /// ```
+    /// # use callwasm_sdk::{Bridge, BridgeKind, Call, Channel, ChannelState, Party};
+    /// let call = Call {
+    ///     id: "1732760000.42".into(),
+    ///     tenant: "acme".into(),
+    ///     args: vec![],
+    ///     channels: vec![Channel {
+    ///         handle: "caller".into(),
+    ///         name: "PJSIP/5550100-00000001".into(),
+    ///         state: ChannelState::Ring,
+    ///         caller: Party::new("Alice", "5550100"),
+    ///         connected: Party::new("", ""),
+    ///         dialplan: None,
+    ///     }],
+    ///     bridges: vec![Bridge { handle: "b1".into(), kind: BridgeKind::Mixing, channels: vec![] }],
+    ///     state: vec![],
+    ///     now_ms: 0,
+    /// };
+    /// assert!(call.has_channel("caller") && !call.has_channel("agent"));
+    /// ```
     pub fn has_channel(&self, handle: &str) -> bool {
         self.channel(handle).is_some()
     }
 
     /// The call's bridge with this handle, if it exists.
+    ///
+    /// ```
+    /// # use callwasm_sdk::{Bridge, BridgeKind, Call, Channel, ChannelState, Party};
+    /// let call = Call {
+    ///     id: "1732760000.42".into(),
+    ///     tenant: "acme".into(),
+    ///     args: vec![],
+    ///     channels: vec![Channel {
+    ///         handle: "caller".into(),
+    ///         name: "PJSIP/5550100-00000001".into(),
+    ///         state: ChannelState::Ring,
+    ///         caller: Party::new("Alice", "5550100"),
+    ///         connected: Party::new("", ""),
+    ///         dialplan: None,
+    ///     }],
+    ///     bridges: vec![Bridge { handle: "b1".into(), kind: BridgeKind::Mixing, channels: vec![] }],
+    ///     state: vec![],
+    ///     now_ms: 0,
+    /// };
+    /// assert_eq!(call.bridge("b1").map(|b| b.kind), Some(BridgeKind::Mixing));
+    /// ```
     pub fn bridge(&self, handle: &str) -> Option<&Bridge> {
         self.bridges.iter().find(|b| b.handle == handle)
     }
@@ -140,6 +216,12 @@ impl Call {
 
 impl Party {
     /// A caller ID with a name and a number.
+    ///
+    /// ```
+    /// # use callwasm_sdk::Party;
+    /// let support = Party::new("Support", "5551000");
+    /// assert_eq!((support.name.as_str(), support.number.as_str()), ("Support", "5551000"));
+    /// ```
     pub fn new(name: impl Into<String>, number: impl Into<String>) -> Self {
         Party {
             name: name.into(),
@@ -150,6 +232,11 @@ impl Party {
 
 impl DialStatus {
     /// Whether this status is a leg's outcome (not progress).
+    ///
+    /// ```
+    /// # use callwasm_sdk::DialStatus;
+    /// assert!(DialStatus::Busy.is_final() && !DialStatus::Ringing.is_final());
+    /// ```
     pub fn is_final(self) -> bool {
         !matches!(self, DialStatus::Ringing | DialStatus::Progress)
     }
@@ -183,7 +270,28 @@ pub fn __dispatch<P: Plugin>(
     })
 }
 
-/// Exports a [`Plugin`] as the component's `call-handler`.
+/// Exports a [`Plugin`] as the component's `call-handler`: use it once, in the crate that
+/// builds the component (a `cdylib` built with `--target wasm32-wasip2`).
+///
+/// ```
+/// use callwasm_sdk::prelude::*;
+///
+/// struct Busy;
+/// impl Plugin for Busy {
+///     type State = ();
+///     fn handle(event: Event, _call: &Call, _state: &mut ()) -> Result<Reply, String> {
+///         let mut reply = Reply::new();
+///         if let Event::Started = event {
+///             reply.hangup(CALLER, cause::BUSY);
+///         }
+///         Ok(reply)
+///     }
+///     fn interests() -> Vec<EventKind> {
+///         vec![EventKind::Started]
+///     }
+/// }
+/// callwasm_sdk::export_plugin!(Busy);
+/// ```
 #[macro_export]
 macro_rules! export_plugin {
     ($plugin:ty) => {
