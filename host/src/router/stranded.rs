@@ -5,8 +5,8 @@
 //!
 //! After every (re)connect the channel list is checked: a channel that entered one of our
 //! apps from the dialplan and has no call gets its tenant's failure policy — once a second
-//! has passed and it still has none, since a StasisStart read just before the list may still
-//! be on its way to the call table.
+//! has passed and none was opened for it meanwhile, since a StasisStart read just before the
+//! list may still be on its way to the call table (and that call may even be over by then).
 
 use super::call::call_of;
 use super::table::CallTable;
@@ -49,10 +49,14 @@ pub fn look_after(
         return;
     }
     let (server, table, rest) = (server.to_string(), table.clone(), rest.clone());
+    let ids: Vec<String> = candidates.iter().map(|(id, _)| id.clone()).collect();
+    table.watch(&server, &ids);
     tokio::spawn(async move {
         tokio::time::sleep(SETTLE).await;
+        // A call that opened and already ended within SETTLE was no stray.
+        let unclaimed = table.unclaimed(&server, ids);
         for (id, tenant) in candidates {
-            if table.by_caller(&server, &id).is_some() {
+            if !unclaimed.contains(&id) {
                 continue;
             }
             tracing::warn!(%server, channel = %id, tenant = %tenant.name, "a caller sits in the tenant's app with no call (the router restarted or missed its start): applying the failure policy");

@@ -21,6 +21,10 @@ pub struct CallEntry {
 pub struct CallTable {
     calls: Mutex<HashMap<String, CallEntry>>,
     callers: Mutex<HashMap<String, String>>,
+    /// Listed channels with no call yet, watched for a while ([`super::stranded`]): whether a
+    /// call was opened for each since. A call can open and end within that while; without
+    /// this it would look stranded at the end of it. Holds only channels of a listing.
+    watched: Mutex<HashMap<String, bool>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -29,7 +33,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl CallTable {
     pub fn insert(&self, call: &str, entry: CallEntry) {
-        lock(&self.callers).insert(caller_key(&entry.server, &entry.caller), call.to_string());
+        let key = caller_key(&entry.server, &entry.caller);
+        if let Some(opened) = lock(&self.watched).get_mut(&key) {
+            *opened = true;
+        }
+        lock(&self.callers).insert(key, call.to_string());
         lock(&self.calls).insert(call.to_string(), entry);
     }
 
@@ -48,6 +56,29 @@ impl CallTable {
         if let Some(entry) = lock(&self.calls).remove(call) {
             lock(&self.callers).remove(&caller_key(&entry.server, &entry.caller));
         }
+    }
+
+    /// Starts watching channels of `server` that have no call: [`CallTable::unclaimed`] later
+    /// tells which still never had one.
+    pub fn watch(&self, server: &str, channels: &[String]) {
+        let mut watched = lock(&self.watched);
+        for channel in channels {
+            watched.entry(caller_key(server, channel)).or_insert(false);
+        }
+    }
+
+    /// Of the watched `channels`, those for which no call was opened since [`CallTable::watch`]
+    /// and none is live; stops watching them all.
+    pub fn unclaimed(&self, server: &str, channels: Vec<String>) -> Vec<String> {
+        let mut watched = lock(&self.watched);
+        channels
+            .into_iter()
+            .filter(|channel| {
+                let key = caller_key(server, channel);
+                let opened = watched.remove(&key).unwrap_or(false);
+                !opened && !lock(&self.callers).contains_key(&key)
+            })
+            .collect()
     }
 
     /// The live calls' ids and entries.
@@ -69,4 +100,39 @@ impl CallTable {
 
 fn caller_key(server: &str, channel: &str) -> String {
     format!("{server}\u{0}{channel}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CallEntry, CallTable};
+
+    fn entry(caller: &str) -> CallEntry {
+        CallEntry {
+            queue: crate::router::queue::bounded(4).0,
+            server: "pbx1".into(),
+            tenant: "acme".into(),
+            caller: caller.into(),
+        }
+    }
+
+    /// A listed channel whose call opened and ended while it was watched is no stray; one that
+    /// never had a call is; one of another server is not confused with it.
+    #[test]
+    fn a_call_that_came_and_went_while_watched_is_not_unclaimed() {
+        let table = CallTable::default();
+        let listed = vec!["1.1".to_string(), "1.2".to_string(), "1.3".to_string()];
+        table.watch("pbx1", &listed);
+        table.insert("c1", entry("1.1"));
+        table.remove("c1");
+        table.insert("c3", entry("1.3"));
+        let mut elsewhere = entry("1.2");
+        elsewhere.server = "pbx2".into();
+        table.insert("c2", elsewhere);
+        assert_eq!(
+            table.unclaimed("pbx1", listed.clone()),
+            vec!["1.2".to_string()]
+        );
+        // Watching ends with the answer: nothing is held for those channels any more.
+        assert!(table.watched.lock().expect("lock").is_empty());
+    }
 }

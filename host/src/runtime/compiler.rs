@@ -2,8 +2,10 @@
 //! 1.1 MB compile bomb was still compiling after 170 s, and six of them at once took more
 //! than a core from the calls. Wasmtime cannot stop a compile, so a compile runs in a child
 //! process of the router's own binary (`callwasm compile-component`), at a lower priority,
-//! under a CPU-time limit (the kernel kills it past the budget), an address-space limit and a
-//! wall-clock bound; and only a few compiles run at once in the whole router.
+//! under a CPU-time limit (the kernel kills it past the budget) and an address-space limit; a
+//! child that stops using CPU is stopped (on a busy machine a niced compile is slow, not
+//! stuck, so wall-clock time alone is no measure); and only a few compiles run at once in the
+//! whole router.
 
 use super::error::LoadError;
 use std::path::{Path, PathBuf};
@@ -165,21 +167,35 @@ fn compile_in_child(
     let mut child = command
         .spawn()
         .map_err(|e| prepare(&format!("starting {}", exe.display()), e))?;
-    // The CPU limit bounds work; the wall bound catches a compile that waits instead.
-    let wall = limits.cpu * 3 + Duration::from_secs(10);
+    // The CPU limit bounds work. A compile that waits instead of working (no CPU used for
+    // STALLED) is stopped too; one that works slowly because the machine is busy (and it is
+    // niced) is not, up to a generous wall bound.
+    let wall = limits.cpu * 20 + Duration::from_secs(60);
     let began = Instant::now();
+    let mut progress = (cpu_ticks(child.id()), Instant::now());
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break status,
-            Ok(None) if began.elapsed() > wall => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(LoadError::Invalid(format!(
-                    "compiling took longer than {} s",
-                    wall.as_secs()
-                )));
+            Ok(None) => {
+                let ticks = cpu_ticks(child.id());
+                if ticks != progress.0 {
+                    progress = (ticks, Instant::now());
+                }
+                let stalled = ticks.is_some() && progress.1.elapsed() > STALLED;
+                if stalled || began.elapsed() > wall {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(LoadError::Invalid(if stalled {
+                        format!(
+                            "the compile used no CPU for {} s: stopped",
+                            STALLED.as_secs()
+                        )
+                    } else {
+                        format!("compiling took longer than {} s", wall.as_secs())
+                    }));
+                }
+                std::thread::sleep(Duration::from_millis(20));
             }
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
             Err(e) => return Err(prepare("waiting for the compile", e)),
         }
     };
@@ -227,4 +243,42 @@ pub fn compile_component_file(input: &Path, output: &Path) -> Result<(), String>
         .precompile_component(&bytes)
         .map_err(|e| format!("{e:#}"))?;
     std::fs::write(output, compiled).map_err(|e| format!("writing {}: {e}", output.display()))
+}
+
+/// A compile child that uses no CPU for this long is waiting, not working.
+const STALLED: Duration = Duration::from_secs(15);
+
+/// The CPU time (user + system, in clock ticks) process `pid` has used so far, from
+/// /proc/PID/stat; None where /proc cannot tell.
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let (_, after) = stat.rsplit_once(')')?;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line: the 12th and 13th after the name.
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cpu_ticks;
+
+    #[test]
+    fn cpu_ticks_grow_while_a_process_works() {
+        let before = cpu_ticks(std::process::id()).expect("/proc/self/stat");
+        let began = std::time::Instant::now();
+        let mut x: u64 = 1;
+        // A clock tick is 10 ms; work until the count has moved (or 10 s of wall have passed).
+        while cpu_ticks(std::process::id()) == Some(before)
+            && began.elapsed() < std::time::Duration::from_secs(10)
+        {
+            for i in 0..100_000u64 {
+                x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+            }
+        }
+        assert!(cpu_ticks(std::process::id()).expect("stat") > before);
+        assert_eq!(cpu_ticks(u32::MAX), None, "no such process");
+    }
 }

@@ -159,7 +159,9 @@ impl WitJson {
             }
             TypeDefKind::Result(result) => {
                 let Value::Object(map) = value else {
-                    return Err(format!("expected {{\"ok\": …}} or {{\"err\": …}}, got {value}"));
+                    return Err(format!(
+                        "expected {{\"ok\": …}} or {{\"err\": …}}, got {value}"
+                    ));
                 };
                 let Some((key, v)) = map.into_iter().next() else {
                     return Err("expected {\"ok\": …} or {\"err\": …}".into());
@@ -173,7 +175,11 @@ impl WitJson {
                     Some(ty) => self.walk(ty, v, to)?,
                     None => v,
                 };
-                let name = if to == Spelling::Wit { wit_name } else { rust_name };
+                let name = if to == Spelling::Wit {
+                    wit_name
+                } else {
+                    rust_name
+                };
                 Ok(Value::Object(Map::from_iter([(name.to_string(), v)])))
             }
             TypeDefKind::Tuple(tuple) => match value {
@@ -183,7 +189,10 @@ impl WitJson {
                     .map(|(v, ty)| self.walk(*ty, v, to))
                     .collect::<Result<Vec<_>, _>>()
                     .map(Value::Array),
-                other => Err(format!("expected a tuple of {}, got {other}", tuple.types.len())),
+                other => Err(format!(
+                    "expected a tuple of {}, got {other}",
+                    tuple.types.len()
+                )),
             },
             other => Err(format!("a {} has no JSON form here", other.as_str())),
         }
