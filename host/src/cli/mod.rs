@@ -4,6 +4,7 @@ mod admin_client;
 mod bench;
 mod demo;
 mod plugin;
+mod plugin_new;
 mod run;
 mod sim;
 

@@ -37,6 +37,22 @@ pub enum PluginCommand {
         #[arg(long = "setting", value_name = "KEY=VALUE")]
         settings: Vec<String>,
     },
+    /// Write a working plugin skeleton (forwarding calls with create / bridge / dial) and its
+    /// build file into a new directory.
+    New {
+        /// The plugin's name (a-z 0-9 - _): the directory, crate and component are named after it.
+        name: String,
+        /// The language to write it in.
+        #[arg(long, value_enum, default_value = "rust")]
+        lang: super::plugin_new::Lang,
+        /// The directory to create (default: NAME).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Rust: where callwasm's plugins/sdk is (default: the source tree this callwasm was
+        /// built from).
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
     /// Upload a new version of a tenant's plugin to a running router (admin API). It is
     /// checked (world, smoke call) and made live, or rejected with the reason.
     Push {
@@ -81,6 +97,13 @@ pub fn run(cmd: PluginCommand) -> ExitCode {
             call,
             settings,
         } => call_once(&file, &event, call.as_deref(), &settings),
+        PluginCommand::New {
+            name,
+            lang,
+            dir,
+            sdk,
+        } => super::plugin_new::new_plugin(&name, lang, dir.as_deref(), sdk.as_deref())
+            .map(|done| println!("{done}")),
         PluginCommand::Push {
             file,
             tenant,
