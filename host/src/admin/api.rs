@@ -424,7 +424,7 @@ async fn handle(
                             "these bytes are already kept as version {}; the label {asked:?} was not applied",
                             v.name()
                         ));
-                        json(StatusCode::OK, body)
+                        json(StatusCode::CREATED, body)
                     }
                     None => json(StatusCode::CREATED, version_json(&v, true)),
                 },
