@@ -498,7 +498,9 @@ fn create(
     };
     let later = order != CreateOrder::StasisStartFirst;
     let (app, entering) = match app {
-        Some(app) if order == CreateOrder::LateEntry => (None, Some((app, args.clone()))),
+        Some(app) if matches!(order, CreateOrder::LateEntry | CreateOrder::HeldEntry) => {
+            (None, Some((app, args.clone())))
+        }
         Some(app) if later => (Some(app.clone()), Some((app, args.clone()))),
         other => (other, None),
     };
@@ -547,7 +549,11 @@ fn create(
     }
     if later {
         state.entering.push(id.clone());
-        enter_stasis_later(shared, &id);
+        if order == CreateOrder::HeldEntry {
+            state.held.push((id.clone(), false));
+        } else {
+            enter_stasis_later(shared, &id);
+        }
     } else {
         channel_event(
             state,
@@ -567,22 +573,55 @@ fn enter_stasis_later(shared: &Arc<Shared>, id: &str) {
     let delay = Duration::from_micros(fastrand::u64(400..3600));
     tokio::spawn(async move {
         tokio::time::sleep(delay).await;
-        let mut state = lock(&shared.state);
-        let Some(channel) = state.channels.get_mut(&id) else {
-            return;
-        };
-        let Some((app, args)) = channel.entering.take() else {
-            return;
-        };
-        channel.app = Some(app);
-        state.entering.retain(|e| *e != id);
-        channel_event(
-            &state,
-            &id,
-            "StasisStart",
-            serde_json::json!({ "args": args }),
-        );
+        enter(&mut lock(&shared.state), &id);
     });
+}
+
+/// A late entry enters its application now: StasisStart.
+fn enter(state: &mut State, id: &str) {
+    let Some(channel) = state.channels.get_mut(id) else {
+        return;
+    };
+    let Some((app, args)) = channel.entering.take() else {
+        return;
+    };
+    channel.app = Some(app);
+    state.entering.retain(|e| e != id);
+    channel_event(
+        state,
+        id,
+        "StasisStart",
+        serde_json::json!({ "args": args }),
+    );
+}
+
+/// Held late entries named by a request just answered (in its path or a parameter) enter now;
+/// those created by this very request wait for the next one.
+pub(super) fn release_held(
+    shared: &Arc<Shared>,
+    segments: &[&str],
+    query: &HashMap<String, String>,
+) {
+    let mut state = lock(&shared.state);
+    if state.held.is_empty() {
+        return;
+    }
+    let named = |id: &str| {
+        segments.contains(&id) || query.values().any(|v| v.split(',').any(|part| part == id))
+    };
+    let released: Vec<String> = state
+        .held
+        .iter()
+        .filter(|(id, armed)| *armed && named(id))
+        .map(|(id, _)| id.clone())
+        .collect();
+    state.held.retain(|(id, _)| !released.contains(id));
+    for (_, armed) in state.held.iter_mut() {
+        *armed = true;
+    }
+    for id in released {
+        enter(&mut state, &id);
+    }
 }
 
 /// Created channels already in their application whose StasisStart was held back (to go out

@@ -121,6 +121,7 @@ fn run(
         );
     }
     let response = super::operations::route(shared, &method, &segments, &query, body);
+    super::operations::release_held(shared, &segments, &query);
     let status = response.status();
     let text = response_text(response);
     let reason = status.canonical_reason().unwrap_or_default().to_string();

@@ -104,6 +104,10 @@ pub(crate) struct State {
     /// Created channels whose StasisStart is held back to go out after the create's 200: the
     /// few to look at before each request, not every channel held.
     pub entering: Vec<String>,
+    /// Late entries held until a later request names them ([`super::CreateOrder::HeldEntry`]),
+    /// each with whether the request that created it is over (then the next one naming it
+    /// releases it).
+    pub held: Vec<(String, bool)>,
     /// Channels offered by StasisBroadcast and not yet claimed or timed out, by channel id.
     pub broadcasts: HashMap<String, Broadcast>,
     pub next_socket: u64,
