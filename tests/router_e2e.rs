@@ -1063,6 +1063,13 @@ async fn the_example_configs_work_together() {
 
 /// `callwasm run` against an Asterisk that refuses the user, or a URL that is not ARI: it
 /// stops at once with exit code 2 and says what to check, instead of retrying forever.
+/// The last line `callwasm run` wrote before it stopped with exit code 2 (bad input).
+fn stopped_with(out: &std::process::Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    stderr.lines().last().unwrap_or_default().to_string()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_stops_on_a_wrong_password_or_a_url_that_is_not_ari() {
     let sim = Sim::start(SimConfig::default()).await.expect("sim");
@@ -1090,32 +1097,20 @@ async fn run_stops_on_a_wrong_password_or_a_url_that_is_not_ari() {
         })
     };
     let out = run(sim.base_url(), "wrong", "acme").await.expect("run");
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
-        stderr.lines().last(),
-        Some(
-            format!(
-                "error: servers.pbx1: Asterisk at {} refused user \"asterisk\" (401): check the user and password in the router's config against ari.conf",
-                sim.base_url()
-            )
-            .as_str()
-        ),
-        "{stderr}"
+        stopped_with(&out),
+        format!(
+            "error: servers.pbx1: Asterisk at {} refused user \"asterisk\" (401): check the user and password in the router's config against ari.conf",
+            sim.base_url()
+        )
     );
     let not_ari = format!("http://{}/nothing", sim.addr());
     let out = run(not_ari.clone(), "asterisk", "acme").await.expect("run");
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
-        stderr.lines().last(),
-        Some(
-            format!(
-                "error: servers.pbx1: {not_ari} is not an ARI base URL (GET /asterisk/info answered 404): it ends in /ari, and http.conf must enable the HTTP server and ari.conf ARI"
-            )
-            .as_str()
-        ),
-        "{stderr}"
+        stopped_with(&out),
+        format!(
+            "error: servers.pbx1: {not_ari} is not an ARI base URL (GET /asterisk/info answered 404): it ends in /ari, and http.conf must enable the HTTP server and ari.conf ARI"
+        )
     );
     // An application name Asterisk would refuse to register (res/ari/ari_websockets.c: longer
     // than 73 bytes) stops the router before it connects.
@@ -1123,17 +1118,11 @@ async fn run_stops_on_a_wrong_password_or_a_url_that_is_not_ari() {
     let out = run(sim.base_url(), "asterisk", &long_app)
         .await
         .expect("run");
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
-        stderr.lines().last(),
-        Some(
-            format!(
-                "error: {}: tenants.acme.apps: \"{long_app}\" is 74 bytes long; Asterisk registers Stasis application names of at most 73",
-                path.display()
-            )
-            .as_str()
-        ),
-        "{stderr}"
+        stopped_with(&out),
+        format!(
+            "error: {}: tenants.acme.apps: \"{long_app}\" is 74 bytes long; Asterisk registers Stasis application names of at most 73",
+            path.display()
+        )
     );
 }
