@@ -83,6 +83,17 @@ fn a_quick_bench_run_writes_every_figure() {
     }
     assert_eq!(load, want, "every call of every run completed");
     assert_eq!(json["memory"]["calls_in_flight"], 500);
+    // The logging runs: every call of both completed, and at `info` each call wrote at least
+    // its start and end lines, into the file and not onto the terminal.
+    let logging = &json["logging"];
+    assert_eq!(logging["offered_per_s"], 400.0, "{logging}");
+    assert_eq!(logging["runs"], 1, "{logging}");
+    assert_eq!(logging["all_completed"], true, "{logging}");
+    assert!(
+        logging["lines_per_call"].as_f64().is_some_and(|n| n >= 2.0),
+        "{logging}"
+    );
+    assert!(!stderr.contains("call started"), "{stderr}");
     let targets = json["targets"].as_array().expect("targets");
     assert_eq!(targets.len(), 6);
 
@@ -90,6 +101,7 @@ fn a_quick_bench_run_writes_every_figure() {
     assert!(md.contains("## Against the targets"));
     assert!(md.contains("A quick run"));
     assert!(md.contains("callwasm bench --quick"));
+    assert!(md.contains("## The info log"));
     let svg = std::fs::read_to_string(out.path().join("benchmarks.svg")).expect("svg written");
     assert!(
         svg.starts_with("<svg") && svg.contains("<polyline") && svg.trim_end().ends_with("</svg>")

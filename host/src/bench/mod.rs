@@ -13,12 +13,14 @@
 pub mod dispatch;
 pub mod floor;
 pub mod load;
+pub mod logging;
 pub mod native;
 pub mod report;
 pub mod sys;
 
 use dispatch::{DispatchFigure, NativeFigure, Subject};
 use load::{MemoryFigure, RatePoint};
+pub use logging::{LogFigure, LogSwitch};
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -35,6 +37,9 @@ pub struct Options {
     pub rates: Option<Vec<f64>>,
     /// The command line, for the report.
     pub command: String,
+    /// Switches the log to a file at `info` for the logging-cost runs; without it they are
+    /// skipped.
+    pub log_switch: Option<Box<LogSwitch>>,
 }
 
 /// Everything one run measured.
@@ -51,6 +56,9 @@ pub struct Report {
     /// The rate the per-call figures and ratios are read at.
     pub reference_rate: f64,
     pub memory: MemoryFigure,
+    /// The router's CPU per call with its log at `info` against `warn` (None when the run had
+    /// no log switch).
+    pub logging: Option<LogFigure>,
     pub targets: Vec<Target>,
 }
 
@@ -65,14 +73,15 @@ pub struct Target {
 
 /// Runs every measurement, reporting progress through `progress`.
 pub async fn run(options: &Options, progress: &dyn Fn(&str)) -> Result<Report, String> {
-    let (mut rates, seconds, held, events) = if options.quick {
-        (vec![200.0, 400.0], 1.0, 500, 50)
+    let (mut rates, seconds, held, events, log_runs) = if options.quick {
+        (vec![200.0, 400.0], 1.0, 500, 50, 1)
     } else {
         (
             vec![250.0, 500.0, 1000.0, 1500.0, 2000.0],
             5.0,
             10_000,
             2_000,
+            3,
         )
     };
     if let Some(chosen) = &options.rates {
@@ -118,7 +127,8 @@ pub async fn run(options: &Options, progress: &dyn Fn(&str)) -> Result<Report, S
             commands: 4,
         },
     ];
-    let steps = subjects.len() + 1 + rates.len() * 3 + 1;
+    let steps =
+        subjects.len() + 1 + rates.len() * 3 + 1 + usize::from(options.log_switch.is_some());
     let mut step = 0;
     let mut next = |what: String| {
         step += 1;
@@ -177,6 +187,34 @@ pub async fn run(options: &Options, progress: &dyn Fn(&str)) -> Result<Report, S
         progress(&point_line(&point));
         load.push(point);
     }
+
+    let mut logging = None;
+    if let Some(switch) = &options.log_switch {
+        let calls = (reference_rate * seconds) as usize;
+        next(format!(
+            "logging: the router at {reference_rate:.0} calls/s, log at warn and at info \
+             ({log_runs} runs each, {calls} calls)"
+        ));
+        let f = logging::measure(
+            switch.as_ref(),
+            reference_rate,
+            calls,
+            log_runs,
+            &early_dial,
+            &cache,
+        )
+        .await?;
+        progress(&format!(
+            "      warn {:.0} µs/call, info {:.0} µs/call: {:+.0} µs ({:+.1}%), {:.0} bytes and {:.1} lines per call",
+            f.warn_cpu_us_per_call,
+            f.info_cpu_us_per_call,
+            f.cost_us_per_call,
+            f.cost_percent,
+            f.bytes_per_call,
+            f.lines_per_call
+        ));
+        logging = Some(f);
+    }
     let _ = std::fs::remove_dir_all(&cache);
 
     let mut report = Report {
@@ -189,6 +227,7 @@ pub async fn run(options: &Options, progress: &dyn Fn(&str)) -> Result<Report, S
         load,
         reference_rate,
         memory,
+        logging,
         targets: Vec::new(),
     };
     report.targets = report::targets(&report)?;

@@ -30,7 +30,8 @@ fn target_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("target"))
 }
 
-pub fn run(args: BenchArgs) -> ExitCode {
+/// Runs the bench; `log_switch` lets it measure the `info` log's cost.
+pub fn run(args: BenchArgs, log_switch: Box<bench::LogSwitch>) -> ExitCode {
     let options = Options {
         plugins: args
             .plugins
@@ -44,6 +45,7 @@ pub fn run(args: BenchArgs) -> ExitCode {
             .chain(std::env::args().skip(1))
             .collect::<Vec<_>>()
             .join(" "),
+        log_switch: Some(log_switch),
     };
     if cfg!(debug_assertions) && !args.quick {
         eprintln!(

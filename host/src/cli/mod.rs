@@ -55,6 +55,48 @@ enum Command {
     },
 }
 
+/// Installs the process's log: callwasm's own lines at `level` and other crates' at warn
+/// (or `CALLWASM_LOG`'s filter), on stderr, coloured only on a terminal. Returns the switch the
+/// bench uses to send the lines to a file at `info` for one measurement and back.
+fn init_log(level: &str) -> Box<callwasm::bench::LogSwitch> {
+    use std::io::IsTerminal;
+    use tracing_subscriber::fmt::writer::BoxMakeWriter;
+    use tracing_subscriber::{EnvFilter, fmt, prelude::*, reload};
+    let own = format!("warn,callwasm={level}");
+    let started_with = std::env::var("CALLWASM_LOG")
+        .ok()
+        .filter(|f| EnvFilter::try_new(f).is_ok())
+        .unwrap_or(own);
+    let (filter, filters) = reload::Layer::new(EnvFilter::new(&started_with));
+    let to_stderr = || {
+        fmt::layer()
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_writer(BoxMakeWriter::new(std::io::stderr))
+    };
+    let (lines, writers) = reload::Layer::new(to_stderr());
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(lines)
+        .init();
+    Box::new(move |to: Option<&std::path::Path>| {
+        let (filter, layer) = match to {
+            Some(path) => {
+                let file = std::fs::File::create(path)
+                    .map_err(|e| format!("cannot write the log to {}: {e}", path.display()))?;
+                let layer = fmt::layer()
+                    .with_ansi(false)
+                    .with_writer(BoxMakeWriter::new(std::sync::Arc::new(file)));
+                ("warn,callwasm=info".to_string(), layer)
+            }
+            None => (started_with.clone(), to_stderr()),
+        };
+        writers
+            .reload(layer)
+            .and_then(|()| filters.reload(EnvFilter::new(filter)))
+            .map_err(|e| format!("cannot switch the log: {e}"))
+    })
+}
+
 /// Exit code for input the command refuses (a bad plugin, a bad file).
 pub const EXIT_BAD_INPUT: u8 = 2;
 
@@ -84,23 +126,13 @@ pub fn main() -> ExitCode {
         1 => tracing::Level::DEBUG,
         _ => tracing::Level::TRACE,
     };
-    let level = level.to_string().to_ascii_lowercase();
-    use std::io::IsTerminal;
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("CALLWASM_LOG").unwrap_or_else(|_| {
-                tracing_subscriber::EnvFilter::new(format!("warn,callwasm={level}"))
-            }),
-        )
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .init();
+    let log_switch = init_log(&level.to_string().to_ascii_lowercase());
     match cli.command {
         Command::Plugin(cmd) => plugin::run(cmd),
         Command::Sim(args) => sim::run(args),
         Command::Run(args) => run::run(args),
         Command::Demo(args) => demo::run(args),
-        Command::Bench(args) => bench::run(args),
+        Command::Bench(args) => bench::run(args, log_switch),
         Command::CompileComponent { input, output } => {
             match callwasm::runtime::compile_component_file(&input, &output) {
                 Ok(()) => ExitCode::SUCCESS,
