@@ -93,6 +93,12 @@ fn a_quick_bench_run_writes_every_figure() {
         logging["lines_per_call"].as_f64().is_some_and(|n| n >= 2.0),
         "{logging}"
     );
+    assert!(
+        logging["lines_alone_us_per_call"]
+            .as_f64()
+            .is_some_and(|us| us > 0.0),
+        "{logging}"
+    );
     assert!(!stderr.contains("call started"), "{stderr}");
     let targets = json["targets"].as_array().expect("targets");
     assert_eq!(targets.len(), 6);

@@ -22,6 +22,9 @@ pub struct LogFigure {
     /// Median CPU µs per call of the runs at each level.
     pub warn_cpu_us_per_call: f64,
     pub info_cpu_us_per_call: f64,
+    /// The lowest and highest run at each level: the spread the difference is read against.
+    pub warn_range_us: (f64, f64),
+    pub info_range_us: (f64, f64),
     /// `info` − `warn`, and as a share of `warn`.
     pub cost_us_per_call: f64,
     pub cost_percent: f64,
@@ -30,6 +33,11 @@ pub struct LogFigure {
     pub lines_per_call: f64,
     /// Every call of every run completed.
     pub all_completed: bool,
+    /// The two lines alone: CPU µs per call to format and write a call's `call started` and
+    /// `call ended` lines (with its span) to the file, over `lines_alone_calls` calls, with
+    /// nothing else running. The end-to-end difference above is this plus noise.
+    pub lines_alone_us_per_call: f64,
+    pub lines_alone_calls: usize,
 }
 
 /// Runs the seed flow `runs` times at each level and compares the medians.
@@ -55,6 +63,10 @@ pub async fn measure(
         // Put the log back before anything else can fail, so errors reach the terminal.
         switch(None)?;
         let logged = logged?;
+        let written = std::fs::metadata(&file).map_or(0, |m| m.len());
+        if written == 0 {
+            return Err(format!("the info run wrote no log to {}", file.display()));
+        }
         all_completed &= logged.completed == calls;
         info.push(logged.cpu_us_per_call);
         let written = std::fs::read(&file)
@@ -63,7 +75,14 @@ pub async fn measure(
         lines += written.iter().filter(|&&b| b == b'\n').count();
         logged_calls += logged.completed;
     }
+    let alone_calls = calls * 4;
+    let alone = lines_alone(switch, &file, alone_calls)?;
     let _ = std::fs::remove_file(&file);
+    let range = |v: &[f64]| {
+        let lowest = v.iter().copied().fold(f64::INFINITY, f64::min);
+        (lowest, v.iter().copied().fold(f64::NEG_INFINITY, f64::max))
+    };
+    let (warn_range_us, info_range_us) = (range(&warn), range(&info));
     let (warn, info) = (median(&mut warn), median(&mut info));
     let per_call = |n: usize| n as f64 / logged_calls.max(1) as f64;
     Ok(LogFigure {
@@ -72,12 +91,51 @@ pub async fn measure(
         runs,
         warn_cpu_us_per_call: warn,
         info_cpu_us_per_call: info,
+        warn_range_us,
+        info_range_us,
         cost_us_per_call: info - warn,
         cost_percent: (info - warn) / warn * 100.0,
         bytes_per_call: per_call(bytes),
         lines_per_call: per_call(lines),
         all_completed,
+        lines_alone_us_per_call: alone.as_secs_f64() * 1e6 / alone_calls as f64,
+        lines_alone_calls: alone_calls,
     })
+}
+
+/// The CPU of writing `calls` calls' two lines, as the router writes them, to `file`.
+fn lines_alone(
+    switch: &LogSwitch,
+    file: &Path,
+    calls: usize,
+) -> Result<std::time::Duration, String> {
+    use crate::router::call_log;
+    let causes = [("caller".to_string(), 16), ("agent".to_string(), 16)];
+    switch(Some(file))?;
+    let before = super::sys::own_cpu();
+    for n in 0..calls {
+        let call = format!("bench.5f3a1c{n:x}");
+        call_log::started(&call_log::Started {
+            call: &call,
+            tenant: "bench",
+            app: "bench",
+            caller: "5550100",
+            extension: "agent",
+            server: "sim",
+        });
+        let _inside = call_log::span(&call).entered();
+        call_log::ended(&call_log::Ended {
+            tenant: "bench",
+            outcome: "completed",
+            causes: &causes,
+            legs_dialed: 1,
+            duration: std::time::Duration::from_millis(312),
+            plugin_time: std::time::Duration::from_micros(270),
+        });
+    }
+    let cpu = super::sys::own_cpu().saturating_sub(before);
+    switch(None)?;
+    Ok(cpu)
 }
 
 fn median(figures: &mut [f64]) -> f64 {

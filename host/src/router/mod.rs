@@ -9,6 +9,7 @@
 
 pub mod budget;
 pub mod call;
+pub mod call_log;
 pub mod check;
 pub mod config;
 pub mod execute;
@@ -366,16 +367,15 @@ impl Router {
         }
         let admitted = tenant.admit();
         let tenant_name = tenant.name.clone();
-        let span = tracing::info_span!("call", call = %id);
-        tracing::info!(
-            call = %id,
-            tenant = %tenant.name,
-            app = %crate::log_text::escaped(&e.application),
-            caller = %crate::log_text::escaped(&e.channel.caller.number),
-            extension = %crate::log_text::escaped(&e.channel.dialplan.exten),
-            %server,
-            "call started"
-        );
+        let span = call_log::span(&id);
+        call_log::started(&call_log::Started {
+            call: &id,
+            tenant: &tenant.name,
+            app: &e.application,
+            caller: &e.channel.caller.number,
+            extension: &e.channel.dialplan.exten,
+            server,
+        });
         let session = Session::new(
             record,
             tenant,

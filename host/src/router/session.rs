@@ -643,11 +643,6 @@ impl Session {
             duration: self.opened.elapsed(),
             given_up: self.given_up,
         });
-        let causes: Vec<String> = self
-            .endings
-            .iter()
-            .map(|(leg, cause)| format!("{leg}:{cause}"))
-            .collect();
         let outcome = if self.was_refused {
             "refused"
         } else if self.given_up {
@@ -655,14 +650,13 @@ impl Session {
         } else {
             "completed"
         };
-        tracing::info!(
-            tenant = %self.tenant.name,
+        super::call_log::ended(&super::call_log::Ended {
+            tenant: &self.tenant.name,
             outcome,
-            causes = %causes.join(" "),
-            legs_dialed = self.record.dials,
-            duration_ms = self.opened.elapsed().as_millis() as u64,
-            plugin_us = self.plugin_time.as_micros() as u64,
-            "call ended"
-        );
+            causes: &self.endings,
+            legs_dialed: self.record.dials,
+            duration: self.opened.elapsed(),
+            plugin_time: self.plugin_time,
+        });
     }
 }
