@@ -13,4 +13,5 @@ pub mod pattern;
 pub mod router;
 pub mod runtime;
 pub mod sim;
+pub mod store;
 pub mod toml_error;

@@ -1,0 +1,191 @@
+//! The call store: what a router needs to carry its calls on after it was killed or restarted.
+//! A plugin is a pure function of (event, call record, state bytes), so a call's image — its
+//! legs and bridges by handle, its timers, its dial progress, the plugin's state bytes and
+//! the version it holds — is all another process needs to drive it on.
+//!
+//! Rows go through one writer thread ([`Store`]) that commits them in groups: a call's latest
+//! image replaces one still waiting, and one transaction carries every call's change since the
+//! last commit, so writing costs the event path a queue push, and a caller that needs its row
+//! durable (before a dial goes out) waits for at most one commit.
+//!
+//! The backend is SQLite, compiled in ([`sqlite`]); the schema (host/migrations, run by
+//! refinery) is portable SQL so that a shared PostgreSQL can hold the same tables.
+
+pub mod sqlite;
+mod writer;
+
+pub use writer::{Store, Ticket};
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The `[store]` section of the router's config.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// The embedded store's file (default: `<state directory>/<instance>.calls.db`, the state
+    /// directory being `$STATE_DIRECTORY` (systemd's `StateDirectory=`), else
+    /// `$XDG_STATE_HOME/callwasm`, else `~/.local/state/callwasm`).
+    pub path: Option<PathBuf>,
+    /// `false`: calls live in this process's memory only, and a restart applies the failure
+    /// policy to their callers.
+    #[serde(default = "durable_by_default")]
+    pub durable: bool,
+    /// `full` (the default): each group commit is on disk before it counts, so a power loss
+    /// loses no more than a kill does. `normal`: commits reach the operating system only (a
+    /// kill loses nothing more, a power loss can lose the last moments of calls).
+    #[serde(default)]
+    pub sync: SyncMode,
+}
+
+fn durable_by_default() -> bool {
+    true
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            path: None,
+            durable: true,
+            sync: SyncMode::default(),
+        }
+    }
+}
+
+impl StoreConfig {
+    /// A store in `dir` (tests, demos and benches keep theirs apart this way).
+    pub fn in_dir(dir: &Path) -> StoreConfig {
+        StoreConfig {
+            path: Some(dir.join("calls.db")),
+            ..StoreConfig::default()
+        }
+    }
+
+    /// Calls in memory only.
+    pub fn in_memory() -> StoreConfig {
+        StoreConfig {
+            durable: false,
+            ..StoreConfig::default()
+        }
+    }
+
+    /// The file the embedded store lives in, for router `instance`.
+    pub fn file(&self, instance: &str) -> Result<PathBuf, StoreError> {
+        if let Some(path) = &self.path {
+            return Ok(path.clone());
+        }
+        let env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+        let dir = if let Some(dir) = env("STATE_DIRECTORY") {
+            // systemd may list several, separated by ':'.
+            let dirs = dir.to_string_lossy().into_owned();
+            PathBuf::from(dirs.split(':').next().unwrap_or(&dirs))
+        } else if let Some(dir) = env("XDG_STATE_HOME") {
+            PathBuf::from(dir).join("callwasm")
+        } else if let Some(home) = env("HOME") {
+            PathBuf::from(home).join(".local/state/callwasm")
+        } else {
+            return Err(StoreError::CannotWrite {
+                path: "(no state directory)".into(),
+                detail: "none of STATE_DIRECTORY, XDG_STATE_HOME and HOME is set".into(),
+            });
+        };
+        Ok(dir.join(format!("{instance}.calls.db")))
+    }
+}
+
+/// How hard a commit presses its data to the disk.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncMode {
+    #[default]
+    Full,
+    Normal,
+}
+
+/// One call's row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallRow {
+    pub call_id: String,
+    /// The router that drives the call.
+    pub instance: String,
+    pub server: String,
+    pub tenant: String,
+    /// The component hash of the version the call holds.
+    pub version: String,
+    /// The plugin's state bytes.
+    pub state: Vec<u8>,
+    /// The rest of the call's image, as JSON (the router's `durable` module reads it).
+    pub record: String,
+    /// When it was written (ms since the Unix epoch).
+    pub written_ms: i64,
+}
+
+/// A plugin version as the store keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VersionRow {
+    pub tenant: String,
+    pub hash: String,
+    pub label: Option<String>,
+    pub component: Arc<[u8]>,
+    pub loaded_ms: i64,
+}
+
+/// One change the writer commits.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// Insert or replace a call's row.
+    Put(Box<CallRow>),
+    /// The call ended.
+    Remove(String),
+    /// A version was loaded (kept even when the same hash comes again under a new label).
+    Version(VersionRow),
+    /// `tenant`'s live version on `instance` is now `hash`.
+    Live {
+        instance: String,
+        tenant: String,
+        hash: String,
+    },
+}
+
+/// What a backend does; the writer thread owns it.
+pub trait Backend: Send + 'static {
+    /// Commits `changes` in one transaction, in order.
+    fn apply(&mut self, changes: &[Change]) -> Result<(), StoreError>;
+    /// The calls `instance` drives.
+    fn calls(&mut self, instance: &str) -> Result<Vec<CallRow>, StoreError>;
+    /// `tenant`'s versions, oldest first.
+    fn versions(&mut self, tenant: &str) -> Result<Vec<VersionRow>, StoreError>;
+    /// The version live for `tenant` on `instance` when the router stopped.
+    fn live(&mut self, instance: &str, tenant: &str) -> Result<Option<String>, StoreError>;
+}
+
+/// Why the store cannot be used; each names the store and what to do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "the call store {path} is in use by another router: stop that router, or give this one its own [store] path"
+    )]
+    Locked { path: String },
+    #[error(
+        "the call store {path} is corrupt or is not a call store ({detail}): move it aside and start again (the calls it held cannot be carried on)"
+    )]
+    Corrupt { path: String, detail: String },
+    #[error(
+        "the call store {path} cannot be written: the disk is full; free space (until then calls in progress are not durable)"
+    )]
+    Full { path: String },
+    #[error(
+        "the call store {path} cannot be written ({detail}): check the directory and its permissions, or set [store] path"
+    )]
+    CannotWrite { path: String, detail: String },
+    #[error("the call store {path}: {detail}")]
+    Failed { path: String, detail: String },
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}

@@ -1,0 +1,220 @@
+//! The store's writer thread and its group commit. Callers queue changes and go on; the thread
+//! takes everything queued, commits it as one transaction and announces how far it got. A
+//! call's newer row replaces its row still waiting, so the queue holds at most one change per
+//! call in progress (bounded by the tenants' call limits) and a busy second costs one commit
+//! per round trip to the disk, not one per event.
+//!
+//! A failing store (a full disk) does not stop calls: the writer keeps the changes, says what
+//! is wrong once, and retries with a growing pause; whoever waits for durability gives up after
+//! its own bound and is told.
+
+use super::{Backend, CallRow, Change, StoreError, VersionRow};
+use std::collections::HashMap;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// A queued change's place in line: it is durable once the writer has committed this far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Ticket(u64);
+
+#[derive(Default)]
+struct Queue {
+    /// The latest change per call.
+    calls: HashMap<String, Change>,
+    /// Versions and live-version changes, in order.
+    others: Vec<Change>,
+    last_ticket: u64,
+    closing: bool,
+}
+
+struct Shared {
+    queue: Mutex<Queue>,
+    wake: Condvar,
+    committed: watch::Sender<u64>,
+    trouble: Mutex<Option<StoreError>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The call store as the router uses it: queue changes, wait for durability when it matters.
+pub struct Store {
+    shared: Arc<Shared>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// The file or URL, for messages.
+    name: String,
+}
+
+/// The longest pause between attempts while the store fails.
+const MAX_RETRY_PAUSE: Duration = Duration::from_secs(2);
+
+impl Store {
+    /// Starts the writer thread over `backend` (`name` says which store it is, in messages).
+    pub fn start(backend: Box<dyn Backend>, name: String) -> Result<Store, StoreError> {
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue::default()),
+            wake: Condvar::new(),
+            committed: watch::channel(0).0,
+            trouble: Mutex::new(None),
+        });
+        let thread = std::thread::Builder::new()
+            .name("call-store".into())
+            .spawn({
+                let shared = shared.clone();
+                let name = name.clone();
+                move || write_loop(backend, &shared, &name)
+            })
+            .map_err(|e| StoreError::Failed {
+                path: name.clone(),
+                detail: format!("cannot start the writer thread: {e}"),
+            })?;
+        Ok(Store {
+            shared,
+            thread: Mutex::new(Some(thread)),
+            name,
+        })
+    }
+
+    /// The store's file or URL.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn enqueue(&self, key: Option<String>, change: Change) -> Ticket {
+        let mut q = lock(&self.shared.queue);
+        q.last_ticket += 1;
+        let ticket = Ticket(q.last_ticket);
+        match key {
+            Some(call) => {
+                q.calls.insert(call, change);
+            }
+            None => q.others.push(change),
+        }
+        drop(q);
+        self.shared.wake.notify_one();
+        ticket
+    }
+
+    /// Queues a call's row (replacing one of the same call still waiting).
+    pub fn put(&self, row: CallRow) -> Ticket {
+        self.enqueue(Some(row.call_id.clone()), Change::Put(Box::new(row)))
+    }
+
+    /// Queues the removal of an ended call's row.
+    pub fn remove(&self, call: &str) -> Ticket {
+        self.enqueue(Some(call.to_string()), Change::Remove(call.to_string()))
+    }
+
+    /// Queues a version's component.
+    pub fn version(&self, row: VersionRow) -> Ticket {
+        self.enqueue(None, Change::Version(row))
+    }
+
+    /// Queues which version is live for `tenant` on `instance`.
+    pub fn live(&self, instance: &str, tenant: &str, hash: &str) -> Ticket {
+        self.enqueue(
+            None,
+            Change::Live {
+                instance: instance.into(),
+                tenant: tenant.into(),
+                hash: hash.into(),
+            },
+        )
+    }
+
+    /// Waits until `ticket`'s change is committed, for at most `bound`; Err says why not.
+    pub async fn durable(&self, ticket: Ticket, bound: Duration) -> Result<(), String> {
+        let mut committed = self.shared.committed.subscribe();
+        let waited = tokio::time::timeout(bound, committed.wait_for(|c| *c >= ticket.0)).await;
+        match waited {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(_)) => Err(format!("{}: the writer stopped", self.name)),
+            Err(_) => Err(match self.trouble() {
+                Some(e) => e.to_string(),
+                None => format!(
+                    "{}: not committed within {} ms",
+                    self.name,
+                    bound.as_millis()
+                ),
+            }),
+        }
+    }
+
+    /// What is wrong with the store now, if its last commit failed.
+    pub fn trouble(&self) -> Option<StoreError> {
+        lock(&self.shared.trouble).clone()
+    }
+
+    /// Commits what is queued and stops the writer (a clean shutdown). Idempotent.
+    pub fn close(&self) {
+        lock(&self.shared.queue).closing = true;
+        self.shared.wake.notify_one();
+        if let Some(thread) = lock(&self.thread).take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn write_loop(mut backend: Box<dyn Backend>, shared: &Shared, name: &str) {
+    let mut pause = Duration::from_millis(50);
+    loop {
+        let (batch, upto, closing) = {
+            let mut q = lock(&shared.queue);
+            while q.calls.is_empty() && q.others.is_empty() && !q.closing {
+                q = shared.wake.wait(q).unwrap_or_else(|p| p.into_inner());
+            }
+            if q.calls.is_empty() && q.others.is_empty() {
+                return; // closing, and nothing left
+            }
+            let mut batch = std::mem::take(&mut q.others);
+            batch.extend(q.calls.drain().map(|(_, change)| change));
+            (batch, q.last_ticket, q.closing)
+        };
+        match backend.apply(&batch) {
+            Ok(()) => {
+                if lock(&shared.trouble).take().is_some() {
+                    tracing::warn!(store = %name, "the call store is written again");
+                }
+                shared.committed.send_replace(upto);
+                pause = Duration::from_millis(50);
+            }
+            Err(e) => {
+                let first = lock(&shared.trouble).replace(e.clone()) != Some(e.clone());
+                if first {
+                    tracing::error!(error = %e, "the call store failed; calls go on, not durable, and the writes are retried");
+                }
+                if closing {
+                    tracing::error!(store = %name, changes = batch.len(), "stopping with changes the call store did not take");
+                    return;
+                }
+                // Put back what no newer change replaced meanwhile.
+                let mut q = lock(&shared.queue);
+                let mut others = Vec::new();
+                for change in batch {
+                    match &change {
+                        Change::Put(row) => {
+                            q.calls.entry(row.call_id.clone()).or_insert(change);
+                        }
+                        Change::Remove(call) => {
+                            q.calls.entry(call.clone()).or_insert(change);
+                        }
+                        _ => others.push(change),
+                    }
+                }
+                others.append(&mut q.others);
+                q.others = others;
+                drop(q);
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(MAX_RETRY_PAUSE);
+            }
+        }
+    }
+}
