@@ -156,6 +156,24 @@ pub async fn open_socket(addr: SocketAddr, uri: &str) -> Socket {
     Socket { received, close }
 }
 
+/// Waits (up to 30 s; the comparison afterwards says what went wrong) until one of `sockets`
+/// has received an event of type `kind` about channel `id`.
+async fn until_received(sockets: &[&Socket], kind: &str, id: &str) {
+    let seen = || {
+        sockets.iter().any(|s| {
+            s.received
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|e| e["type"] == kind && e["channel"]["id"] == id)
+        })
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !seen() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 /// Events grouped by socket, application and channel, each a list of signatures.
 type Grouped = HashMap<(String, String, String), Vec<String>>;
 
@@ -239,6 +257,11 @@ pub async fn replay_at(name: &str, addr: SocketAddr, place: &dyn Fn(&InboundCall
 
     let mut ids: HashMap<String, String> = HashMap::new();
     let mut expected: Vec<(String, serde_json::Value)> = Vec::new();
+    // Channels whose StasisStart the recording shows so far: a request naming one was sent,
+    // on the real Asterisk, after it had entered (the create race, t4), so the replay waits for
+    // the same entry instead of racing the recorded pace on a loaded machine.
+    // Likewise a claim went out after the channel's CallBroadcast.
+    let mut entered: std::collections::HashSet<(String, String)> = std::collections::HashSet::new();
     let mut last_t = 0.0;
     for entry in doc["log"].as_array().expect("log") {
         let t = entry["t"].as_f64().unwrap_or(last_t);
@@ -294,6 +317,11 @@ pub async fn replay_at(name: &str, addr: SocketAddr, place: &dyn Fn(&InboundCall
                         .unwrap_or_default();
                     ids.insert(id.to_string(), place(&call));
                 }
+                if let (Some(kind @ ("StasisStart" | "CallBroadcast")), Some(id)) =
+                    (event["type"].as_str(), event["channel"]["id"].as_str())
+                {
+                    entered.insert((kind.to_string(), id.to_string()));
+                }
                 expected.push((ws, event.clone()));
             }
             "rest" => {
@@ -304,6 +332,7 @@ pub async fn replay_at(name: &str, addr: SocketAddr, place: &dyn Fn(&InboundCall
                 }
                 infer_ids(path, &mut ids);
                 let mut query = Vec::new();
+                let mut recorded_values = Vec::new();
                 if let Some(params) = entry["params"].as_object() {
                     for (k, v) in params {
                         let v = v
@@ -314,7 +343,36 @@ pub async fn replay_at(name: &str, addr: SocketAddr, place: &dyn Fn(&InboundCall
                         // the path.
                         infer_ids(&v, &mut ids);
                         query.push((k.clone(), map_ids(&v, &ids)));
+                        if k == "channel" {
+                            recorded_values.push(("StasisStart", v));
+                        } else if k == "channelId" && path == "/events/claim" {
+                            recorded_values.push(("CallBroadcast", v));
+                        }
                     }
+                }
+                // The channel a request acts on (`/channels/<id>/…`) or adds to a bridge
+                // (`channel=`); not a claim's `channelId`, whose StasisStart it causes.
+                let acted_on = path
+                    .strip_prefix("/channels/")
+                    .and_then(|rest| rest.split('/').next());
+                let named: Vec<(&str, String)> = acted_on
+                    .map(|id| ("StasisStart", id))
+                    .into_iter()
+                    .chain(
+                        recorded_values
+                            .iter()
+                            .flat_map(|(kind, v)| v.split(',').map(|id| (*kind, id))),
+                    )
+                    .filter(|(kind, id)| entered.contains(&(kind.to_string(), id.to_string())))
+                    .map(|(kind, id)| (kind, id.to_string()))
+                    .collect();
+                for (kind, recorded) in named {
+                    let ours = ids.get(&recorded).cloned().unwrap_or(recorded);
+                    let all: Vec<&Socket> = sockets
+                        .values()
+                        .chain(closed.iter().map(|(_, s)| s))
+                        .collect();
+                    until_received(&all, kind, &ours).await;
                 }
                 let (status, body) = client.request(method, &map_ids(path, &ids), &query).await;
                 let want = entry["status"].as_u64().unwrap_or_default() as u16;
@@ -497,12 +555,56 @@ pub async fn replay_rest_over_websocket(addr: SocketAddr, answer_first: bool) {
     let mut sockets = HashMap::from([("ws1", ws1), ("ws2", ws2)]);
     let mut frames: HashMap<&str, Vec<serde_json::Value>> = HashMap::new();
     let log = doc["log"].as_array().expect("log");
+    // Channels whose StasisStart the recording shows so far, and on which socket: a request
+    // naming one went out after the entry on the real Asterisk, so the replay waits for it too.
+    let mut entered: HashMap<String, String> = HashMap::new();
     for entry in log {
+        if entry["kind"] == "ws-received"
+            && entry["message"]["type"] == "StasisStart"
+            && let (Some(id), Some(ws)) = (
+                entry["message"]["channel"]["id"].as_str(),
+                entry["ws"].as_str(),
+            )
+        {
+            entered.insert(id.to_string(), ws.to_string());
+        }
         if entry["kind"] != "ws-sent" {
             continue;
         }
         let ws = entry["ws"].as_str().expect("ws");
         let sent = &entry["message"];
+        let uri = sent["uri"].as_str().unwrap_or_default();
+        let path = uri.split('?').next().unwrap_or_default();
+        for (id, on) in &entered {
+            if !path.split('/').any(|part| part == id) {
+                continue;
+            }
+            let on = sockets
+                .keys()
+                .copied()
+                .find(|k| *k == on.as_str())
+                .expect("the recorded socket");
+            let seen = |frames: &HashMap<&str, Vec<serde_json::Value>>| {
+                frames.get(on).is_some_and(|f| {
+                    f.iter()
+                        .any(|e| e["type"] == "StasisStart" && e["channel"]["id"] == id.as_str())
+                })
+            };
+            while !seen(&frames) {
+                let socket = sockets.get_mut(on).expect("socket");
+                let message = tokio::time::timeout(Duration::from_secs(30), socket.next())
+                    .await
+                    .unwrap_or_else(|_| panic!("{id}'s StasisStart within 30 s, as recorded"))
+                    .expect("open")
+                    .expect("frame");
+                if let Ok(text) = message.to_text() {
+                    frames
+                        .entry(on)
+                        .or_default()
+                        .push(serde_json::from_str(text).expect("JSON frame"));
+                }
+            }
+        }
         let want = log
             .iter()
             .find(|e| {
@@ -516,9 +618,9 @@ pub async fn replay_rest_over_websocket(addr: SocketAddr, answer_first: bool) {
             .await
             .expect("send");
         let got = loop {
-            let message = tokio::time::timeout(Duration::from_secs(3), socket.next())
+            let message = tokio::time::timeout(Duration::from_secs(30), socket.next())
                 .await
-                .expect("an answer within 3 s")
+                .expect("an answer within 30 s")
                 .expect("open")
                 .expect("frame");
             let Ok(text) = message.to_text() else {
