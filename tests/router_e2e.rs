@@ -741,7 +741,9 @@ async fn one_router_serves_several_asterisk_servers() {
             &common::plugin_path("early-dial").display().to_string()
         )
     );
-    let config = Config::parse(&text).expect("config");
+    let mut config = Config::parse(&text).expect("config");
+    let store = tempfile::tempdir().expect("store dir");
+    config.store = callwasm::store::StoreConfig::in_dir(store.path());
     let router = Router::new(&config, Observer::none()).expect("router");
     let (shutdown, rx) = watch::channel(false);
     let task = tokio::spawn(router.run(rx));
@@ -1015,6 +1017,8 @@ async fn the_example_configs_work_together() {
     common::plugin_path("early-dial");
     let mut config = Config::load(&examples.join("router.toml")).expect("router.toml");
     config.admin = None;
+    let store = tempfile::tempdir().expect("store dir");
+    config.store = callwasm::store::StoreConfig::in_dir(store.path());
     for server in config.servers.values_mut() {
         server.url = sim.base_url();
     }
@@ -1086,11 +1090,13 @@ async fn run_stops_on_a_wrong_password_or_a_url_that_is_not_ari() {
         )
         .expect("write");
         let path = path.clone();
+        let state = dir.path().to_path_buf();
         tokio::task::spawn_blocking(move || {
             std::process::Command::new(env!("CARGO_BIN_EXE_callwasm"))
                 .arg("run")
                 .arg("--config")
                 .arg(&path)
+                .env("STATE_DIRECTORY", state)
                 .env_remove("CALLWASM_LOG")
                 .output()
                 .expect("callwasm run")

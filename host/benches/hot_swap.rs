@@ -35,7 +35,9 @@ async fn one_run(cache: &Path) -> Run {
         sim.base_url(),
         common::plugin_path("swap-blue").display().to_string()
     );
-    let config = Config::parse(&text).expect("config");
+    let mut config = Config::parse(&text).expect("config");
+    let store = tempfile::tempdir().expect("store dir");
+    config.store = callwasm::store::StoreConfig::in_dir(store.path());
     let (observer, mut observations) = Observer::channel();
     let router = Router::new(&config, observer).expect("router");
     let admin = Admin::bind(

@@ -38,7 +38,9 @@ async fn run(with_bad: bool, seconds: u64) -> Vec<Duration> {
             common::plugin_path("rogue").display().to_string()
         ));
     }
-    let config = Config::parse(&text).expect("config");
+    let mut config = Config::parse(&text).expect("config");
+    let store = tempfile::tempdir().expect("store dir");
+    config.store = callwasm::store::StoreConfig::in_dir(store.path());
     let router = Router::new(&config, Observer::none()).expect("router");
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     tokio::spawn(router.run(shutdown));

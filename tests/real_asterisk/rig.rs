@@ -449,6 +449,8 @@ pub struct RouterRun {
     resyncs: Arc<std::sync::atomic::AtomicU64>,
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
+    /// The router's call store lives here while the run does.
+    _store: tempfile::TempDir,
 }
 
 /// What a router saw while it ran.
@@ -490,7 +492,9 @@ dial_timeout = "3"
             url = pbx.ari_url(),
             plugin = plugin.display()
         );
-        let config = Config::parse(&text).unwrap_or_else(|e| panic!("config: {e}\n{text}"));
+        let mut config = Config::parse(&text).unwrap_or_else(|e| panic!("config: {e}\n{text}"));
+        let store = tempfile::tempdir().expect("store dir");
+        config.store = callwasm::store::StoreConfig::in_dir(store.path());
         let (observer, observations) = Observer::channel();
         let router = Router::new(&config, observer).expect("router");
         let table = router.table();
@@ -505,6 +509,7 @@ dial_timeout = "3"
             resyncs,
             shutdown,
             task,
+            _store: store,
         };
         run.until_resyncs(1).await;
         run

@@ -28,6 +28,8 @@ pub struct Rig {
     pub router: tokio::task::JoinHandle<()>,
     /// The admin API's address.
     pub admin: SocketAddr,
+    /// The router's call store lives here while the rig does.
+    _store: tempfile::TempDir,
 }
 
 impl Rig {
@@ -51,7 +53,9 @@ impl Rig {
                     &common::plugin_path("rogue").display().to_string()
                 )
         );
-        let config = Config::parse(&text).unwrap_or_else(|e| panic!("config: {e}\n{text}"));
+        let mut config = Config::parse(&text).unwrap_or_else(|e| panic!("config: {e}\n{text}"));
+        let store = tempfile::tempdir().expect("store dir");
+        config.store = callwasm::store::StoreConfig::in_dir(store.path());
         let (observer, observations) = Observer::channel();
         let router = Router::new(&config, observer).expect("router");
         let table = router.table();
@@ -89,6 +93,7 @@ impl Rig {
             shutdown,
             router,
             admin: admin_addr,
+            _store: store,
         }
     }
 

@@ -169,7 +169,12 @@ fn router_config(
         plugin = toml::Value::from(plugin.display().to_string()),
         instances = if reuse { "reuse" } else { "fresh" },
     );
-    Config::parse(&text).map_err(|e| format!("the bench's router config: {e}"))
+    let mut config = Config::parse(&text).map_err(|e| format!("the bench's router config: {e}"))?;
+    // Each run its own store file: the last run's router may still hold its own.
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    config.store = crate::store::StoreConfig::in_dir(&cache.join(format!("store-{n}")));
+    Ok(config)
 }
 
 fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {

@@ -195,13 +195,22 @@ ring_timeout = 1
         plugin = plugin.display().to_string(),
         hunt = hunt.display().to_string(),
     );
-    let config = match Config::parse(&text) {
+    let mut config = match Config::parse(&text) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: the demo's own config: {e}");
             return ExitCode::FAILURE;
         }
     };
+    // The demo's calls are its own: their store goes with it.
+    let store = match tempfile::tempdir() {
+        Ok(dir) => dir,
+        Err(e) => {
+            eprintln!("error: no temporary directory for the demo's call store: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    config.store = callwasm::store::StoreConfig::in_dir(store.path());
     let (observer, mut observations) = Observer::channel();
     let router = match Router::new(&config, observer) {
         Ok(r) => r,

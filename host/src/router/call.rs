@@ -84,7 +84,8 @@ pub fn valid_handle(handle: &str) -> bool {
 /// How the callee's display of the caller is set, per leg (see ari-samples/README.md: with
 /// early bridging only connected-line updates inhibited + CONNECTEDLINE set + dial without
 /// `caller` shows a given ID).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum LegCallerId {
     PassThrough,
     Given,
@@ -94,7 +95,8 @@ pub enum LegCallerId {
 /// differs by how the channel came (ari-samples t1–t6): a channel the router created is
 /// subscribed to the app and always gets ChannelDestroyed; one that entered Stasis from the
 /// dialplan gets ChannelHangupRequest, ChannelLeftBridge, StasisEnd and then nothing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum LegPhase {
     /// Created by the router; its StasisStart has not arrived, so Asterisk may still refuse
     /// it in a bridge (422) or a dial: commands that need it in the app wait.
@@ -121,8 +123,8 @@ impl LegPhase {
     }
 }
 
-/// A channel of the call.
-#[derive(Debug, Clone)]
+/// A channel of the call (as the call store keeps it too).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Leg {
     pub ari_id: String,
     /// Asterisk's last word on the channel.
@@ -135,8 +137,16 @@ pub struct Leg {
     pub dialed: bool,
     /// A final dial status (answer, busy, …) reached the plugin.
     pub dial_settled: bool,
-    /// When the router learnt of it (a channel list fetched before cannot know it).
+    /// When the router learnt of it (a channel list fetched before cannot know it). A leg
+    /// read back from the store was learnt of before any list fetched after the restart.
+    #[serde(skip, default = "long_ago")]
     pub since: std::time::Instant,
+}
+
+fn long_ago() -> std::time::Instant {
+    let now = std::time::Instant::now();
+    now.checked_sub(std::time::Duration::from_secs(3600))
+        .unwrap_or(now)
 }
 
 impl Leg {
@@ -156,7 +166,7 @@ impl Leg {
 }
 
 /// A bridge the call created.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct BridgeRecord {
     pub ari_id: String,
     pub kind: wit::BridgeKind,

@@ -23,6 +23,10 @@ pub struct Config {
     pub runtime: RuntimeOptions,
     /// The admin HTTP API; none when absent.
     pub admin: Option<AdminConfig>,
+    /// Where calls in progress are kept so that a restarted router carries them on (default:
+    /// an embedded store under the state directory).
+    #[serde(default)]
+    pub store: crate::store::StoreConfig,
     /// Asterisk servers, by name.
     pub servers: BTreeMap<String, Server>,
     /// Tenants, by name.

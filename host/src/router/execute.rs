@@ -31,24 +31,52 @@ pub enum Executed {
     /// The command at `index` needs the leg `leg` in the application and its StasisStart has
     /// not arrived: run the list again from `index` once it has.
     Waiting { index: usize, leg: String },
+    /// The command at `index` is a dial that has not been cleared to go ([`DialGate`]): record
+    /// that it is going out, then run the list again from `index` with it cleared.
+    Dialing { index: usize },
 }
 
-/// Runs `commands[from..]` for `call`. Stops at the first failure, as the plugin will see
-/// it, or at a command whose leg has not entered the application yet.
+/// Whether dials wait to be recorded before they go out (a durable call: a restarted router
+/// must know which legs were dialed, so that none is dialed twice).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DialGate {
+    /// Dials go at once (calls in memory only).
+    Open,
+    /// Every dial stops the list, except the one at this index, which was recorded.
+    Closed { cleared: Option<usize> },
+}
+
+/// Where a run of a reply starts: the first command to carry out, and whether dials wait to
+/// be recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StartAt {
+    pub index: usize,
+    pub gate: DialGate,
+}
+
+/// Runs `commands[from.index..]` for `call`. Stops at the first failure, as the plugin will
+/// see it, at a command whose leg has not entered the application yet, or at a dial the gate
+/// holds.
 pub async fn execute(
     call: &mut CallRecord,
     rest: &Rest,
     commands: &[Command],
-    from: usize,
+    from: StartAt,
     timers: &mut Timers,
     queue: &CallQueue,
     budget: &mut Budget,
 ) -> Executed {
-    let mut index = from;
+    let gate = from.gate;
+    let mut index = from.index;
     while index < commands.len() {
         let command = &commands[index];
         if let Some(leg) = entering_leg(call, command) {
             return Executed::Waiting { index, leg };
+        }
+        if let (Command::Dial(_), DialGate::Closed { cleared }) = (command, gate)
+            && cleared != Some(index)
+        {
+            return Executed::Dialing { index };
         }
         if let Err(over) = spend(call, timers, budget, command) {
             tracing::info!(command = command_name(command), reason = %over, "command over a limit; not sent");
@@ -280,7 +308,13 @@ async fn run_one(
             if call.first_dial.is_none() {
                 call.first_dial = Some(call.received.elapsed());
             }
-            rest.dial(&leg, caller.as_deref(), timeout).await?;
+            if let Err(e) = rest.dial(&leg, caller.as_deref(), timeout).await {
+                // A durable call marked it dialed before sending; it was not.
+                if let Some(l) = call.legs.get_mut(&d.leg) {
+                    l.dialed = false;
+                }
+                return Err(e);
+            }
             call.dials = call.dials.saturating_add(1);
             if let Some(l) = call.legs.get_mut(&d.leg) {
                 l.dialed = true;

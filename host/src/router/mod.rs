@@ -12,6 +12,7 @@ pub mod call;
 pub mod call_log;
 pub mod check;
 pub mod config;
+pub mod durable;
 pub mod execute;
 pub mod observe;
 pub mod plugin_dir;
@@ -50,6 +51,8 @@ pub enum StartError {
     Tenant(#[from] TenantError),
     #[error("server {server}: {message}")]
     Server { server: String, message: String },
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
 }
 
 /// The running router's parts.
@@ -73,6 +76,8 @@ pub struct Router {
     connected_once: FirstTimes,
     /// Apps calls entered that no tenant serves (each logged once).
     unserved_apps: FirstTimes,
+    /// Where calls' images are written (None: calls in memory only).
+    journal: Option<durable::Journal>,
 }
 
 /// Names seen at least once: tells a first connection from a reconnection.
@@ -148,6 +153,19 @@ impl Router {
             }
             tenants.insert(name.clone(), tenant);
         }
+        let instance = config.instance_name();
+        let journal = if config.store.durable {
+            let path = config.store.file(&instance)?;
+            let backend = crate::store::sqlite::Sqlite::open(&path, config.store.sync)?;
+            let store = crate::store::Store::start(Box::new(backend), path.display().to_string())?;
+            tracing::info!(store = %path.display(), "call store open");
+            Some(durable::Journal {
+                store: Arc::new(store),
+                instance: Arc::from(instance.as_str()),
+            })
+        } else {
+            None
+        };
         let mut servers = BTreeMap::new();
         for (name, s) in &config.servers {
             let rc = RestConfig {
@@ -171,13 +189,14 @@ impl Router {
             servers,
             table: Arc::new(CallTable::default()),
             observer,
-            instance: config.instance_name(),
+            instance,
             replaced: Arc::default(),
             resyncs: Arc::default(),
             id_prefix: fastrand::u32(..0x100_0000),
             next_call: AtomicU64::new(1),
             connected_once: FirstTimes::default(),
             unserved_apps: FirstTimes::default(),
+            journal,
         })
     }
 
@@ -383,6 +402,7 @@ impl Router {
             self.table.clone(),
             self.observer.clone(),
             queue.clone(),
+            self.journal.clone(),
         );
         let session = match admitted {
             Ok(()) => session,

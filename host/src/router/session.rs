@@ -11,7 +11,8 @@
 use super::budget::Budget;
 use super::call::{CALLER, CallRecord, DESTROY_GRACE, ENTRY_TIMEOUT, LegPhase};
 use super::check::check;
-use super::execute::{Executed, execute, failure};
+use super::durable::{CallImage, Journal, ReplyImage};
+use super::execute::{DialGate, Executed, StartAt, execute, failure};
 use super::observe::{Observation, Observer};
 use super::queue::{CallInputs, CallQueue};
 use super::table::CallTable;
@@ -90,6 +91,12 @@ pub struct Session {
     /// [`MAX_ENDINGS`]), and the plugin's time over the call.
     endings: Vec<(String, u16)>,
     plugin_time: std::time::Duration,
+    /// Where the call's image is written (None: the call lives in memory only).
+    journal: Option<Journal>,
+    /// The store could not take a write the call waited for (said once).
+    store_warned: bool,
+    /// When the call opened, on the wall clock (kept in the image).
+    opened_ms: i64,
 }
 
 /// Hangups the call's last log line names.
@@ -103,6 +110,7 @@ impl Session {
         table: Arc<CallTable>,
         observer: Observer,
         queue: CallQueue,
+        journal: Option<Journal>,
     ) -> Self {
         let (version, plugin, rank) = tenant.versions.hold();
         let budget = Budget::new(
@@ -134,6 +142,54 @@ impl Session {
             pending: VecDeque::new(),
             endings: Vec::new(),
             plugin_time: std::time::Duration::ZERO,
+            journal,
+            store_warned: false,
+            opened_ms: crate::store::now_ms(),
+        }
+    }
+
+    /// The call's image as the store keeps it, with `reply` being carried out.
+    fn image(&self, reply: Option<ReplyImage>) -> CallImage {
+        let r = &self.record;
+        CallImage {
+            app: r.app.clone(),
+            args: r.args.clone(),
+            legs: r
+                .legs
+                .iter()
+                .map(|(h, l)| (h.clone(), (**l).clone()))
+                .collect(),
+            bridges: r.bridges.clone(),
+            playbacks: r.playbacks.clone(),
+            timers: self.timers.deadlines(),
+            started: self.started,
+            given_up: self.given_up,
+            on_fallback: self.on_fallback,
+            failed_once: self.failed_once,
+            dials: r.dials,
+            opened_ms: self.opened_ms,
+            pending: self.pending.iter().cloned().collect(),
+            reply,
+        }
+    }
+
+    /// Writes the call's image; with `wait`, returns once it is durable (or the store's bound
+    /// passed). Nothing happens for a call in memory only.
+    async fn write_image(&mut self, reply: Option<ReplyImage>, wait: bool) {
+        let Some(journal) = self.journal.clone() else {
+            return;
+        };
+        let image = self.image(reply);
+        let ticket = journal.write(
+            &self.record.id,
+            &self.record.server,
+            &self.tenant.name,
+            &self.version.hash,
+            &self.record.state,
+            &image,
+        );
+        if wait && let Some(ticket) = ticket {
+            journal.wait(ticket, &mut self.store_warned).await;
         }
     }
 
@@ -345,8 +401,17 @@ impl Session {
                 }
                 return;
             }
+            let new_state = reply.state.is_some();
             if let Some(state) = reply.state {
                 self.record.state = state;
+            }
+            // Before anything goes out: after a crash the reply is finished, not lost.
+            if !reply.commands.is_empty() {
+                let image = ReplyImage {
+                    commands: reply.commands.clone(),
+                    next: 0,
+                };
+                self.write_image(Some(image), true).await;
             }
             if tracing::enabled!(tracing::Level::DEBUG) {
                 // The first commands are the story; a flood is summed up by its count.
@@ -374,18 +439,41 @@ impl Session {
             }
             let queue = self.queue.clone();
             let mut from = 0;
+            let mut gate = if self.journal.is_some() {
+                DialGate::Closed { cleared: None }
+            } else {
+                DialGate::Open
+            };
             let result = loop {
                 let executed = execute(
                     &mut self.record,
                     &self.rest,
                     &reply.commands,
-                    from,
+                    StartAt { index: from, gate },
                     &mut self.timers,
                     &queue,
                     &mut self.budget,
                 )
                 .await;
                 match executed {
+                    Executed::Dialing { index } => {
+                        // Recorded as dialed before it goes: a restarted router never dials
+                        // the leg again (at most once; see docs/decisions.md).
+                        if let Some(wit::Command::Dial(d)) = reply.commands.get(index)
+                            && let Some(leg) = self.record.legs.get_mut(&d.leg)
+                        {
+                            leg.dialed = true;
+                        }
+                        let image = ReplyImage {
+                            commands: reply.commands.clone(),
+                            next: index + 1,
+                        };
+                        self.write_image(Some(image), true).await;
+                        from = index;
+                        gate = DialGate::Closed {
+                            cleared: Some(index),
+                        };
+                    }
                     Executed::Done => break Ok(()),
                     Executed::Failed(failure) => break Err(failure),
                     Executed::OverLimit(failure) => {
@@ -402,6 +490,9 @@ impl Session {
                     }
                 }
             };
+            if !reply.commands.is_empty() || new_state {
+                self.write_image(None, false).await;
+            }
             if let Some(after) = self.record.first_dial
                 && !self.dial_reported
             {
@@ -633,6 +724,9 @@ impl Session {
             }
         }
         self.table.remove(&self.record.id);
+        if let Some(journal) = &self.journal {
+            journal.remove(&self.record.id);
+        }
         self.tenant.versions.release(&self.version);
         if !self.was_refused {
             self.tenant.call_ended();
