@@ -1132,3 +1132,50 @@ async fn run_stops_on_a_wrong_password_or_a_url_that_is_not_ari() {
         )
     );
 }
+
+/// The versions a tenant loaded survive a restart in the call store: a router started on a
+/// new plugin file still holds the old version (by its hash, not compiled until needed) and
+/// can roll back to it; a router with `durable = false` keeps nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn versions_outlive_a_restart_in_the_call_store() {
+    let store = tempfile::tempdir().expect("store dir");
+    let config = |plugin: &str| {
+        let text = format!(
+            "instance = \"kept\"\n[servers.pbx1]\nurl = \"http://127.0.0.1:9/ari\"\nuser = \"a\"\npassword = \"b\"\n\n[tenants.acme]\napps = [\"acme\"]\nplugin = {:?}\n",
+            common::plugin_path(plugin).display().to_string()
+        );
+        let mut config = Config::parse(&text).expect("config");
+        config.store = callwasm::store::StoreConfig::in_dir(store.path());
+        config
+    };
+    let blue = {
+        let router = Router::new(&config("swap-blue"), Observer::none()).expect("first router");
+        router.tenants()["acme"].versions.live().hash.clone()
+    }; // dropped: its store is closed and written
+    let router = Router::new(&config("swap-green"), Observer::none()).expect("restarted router");
+    let acme = router.tenants()["acme"].clone();
+    let history: Vec<(String, bool)> = acme
+        .versions
+        .history()
+        .iter()
+        .map(|v| (v.label.clone().unwrap_or_default(), v.loaded()))
+        .collect();
+    assert_eq!(
+        history,
+        [
+            ("swap_blue".to_string(), false),
+            ("swap_green".to_string(), true)
+        ]
+    );
+    let back = acme
+        .rollback(&blue[..12])
+        .expect("roll back to the kept version");
+    assert_eq!(back.hash, blue);
+    assert!(back.loaded());
+    drop((acme, router));
+
+    let mut memory = config("swap-green");
+    memory.store = callwasm::store::StoreConfig::in_memory();
+    let router = Router::new(&memory, Observer::none()).expect("router without a store");
+    assert_eq!(router.tenants()["acme"].versions.history().len(), 1);
+}

@@ -27,12 +27,3 @@ CREATE TABLE versions (
     loaded_ms  BIGINT NOT NULL,
     PRIMARY KEY (tenant, hash)
 );
-
--- The version live per tenant and instance when it last changed.
-CREATE TABLE live_versions (
-    instance   TEXT NOT NULL,
-    tenant     TEXT NOT NULL,
-    hash       TEXT NOT NULL,
-    written_ms BIGINT NOT NULL,
-    PRIMARY KEY (instance, tenant)
-);

@@ -144,19 +144,17 @@ impl Router {
             .max(1);
         let runtime =
             Runtime::new(runtime_config).map_err(|e| StartError::Runtime(e.to_string()))?;
-        let mut tenants = BTreeMap::new();
-        let mut by_app = HashMap::new();
-        for (name, tc) in &config.tenants {
-            let tenant = Arc::new(Tenant::load(name, tc, &runtime)?);
-            for app in &tenant.apps {
-                by_app.insert(app.clone(), tenant.clone());
-            }
-            tenants.insert(name.clone(), tenant);
-        }
+        // The store first: a router never starts on a store it cannot use, and the versions
+        // it kept come back before the tenants load.
         let instance = config.instance_name();
+        let mut kept_versions = HashMap::new();
         let journal = if config.store.durable {
+            use crate::store::Backend;
             let path = config.store.file(&instance)?;
-            let backend = crate::store::sqlite::Sqlite::open(&path, config.store.sync)?;
+            let mut backend = crate::store::sqlite::Sqlite::open(&path, config.store.sync)?;
+            for name in config.tenants.keys() {
+                kept_versions.insert(name.clone(), backend.versions(name)?);
+            }
             let store = crate::store::Store::start(Box::new(backend), path.display().to_string())?;
             tracing::info!(store = %path.display(), "call store open");
             Some(durable::Journal {
@@ -166,6 +164,20 @@ impl Router {
         } else {
             None
         };
+        let mut tenants = BTreeMap::new();
+        let mut by_app = HashMap::new();
+        for (name, tc) in &config.tenants {
+            let mut tenant = Tenant::load(name, tc, &runtime)?;
+            if let Some(journal) = &journal {
+                let stored = kept_versions.remove(name).unwrap_or_default();
+                tenant.keep_versions(journal.store.clone(), stored);
+            }
+            let tenant = Arc::new(tenant);
+            for app in &tenant.apps {
+                by_app.insert(app.clone(), tenant.clone());
+            }
+            tenants.insert(name.clone(), tenant);
+        }
         let mut servers = BTreeMap::new();
         for (name, s) in &config.servers {
             let rc = RestConfig {

@@ -91,6 +91,8 @@ pub struct Tenant {
     pub slots: Arc<crate::runtime::InstanceSlots>,
     /// A new version is being received or checked: one at a time per tenant.
     loading: std::sync::atomic::AtomicBool,
+    /// Where the tenant's versions are kept across restarts (None: in memory only).
+    pub store: Option<Arc<crate::store::Store>>,
 }
 
 /// The largest component a tenant may push (Python and JavaScript components are 2–20 MB).
@@ -220,7 +222,43 @@ impl Tenant {
             workers: super::workers::Workers::new(name, config.limits.plugin_threads()),
             slots: crate::runtime::InstanceSlots::for_threads(config.limits.plugin_threads()),
             loading: std::sync::atomic::AtomicBool::new(false),
+            store: None,
         })
+    }
+
+    /// Keeps the tenant's versions in `store`: the versions it kept before a restart join the
+    /// history (so calls that held them go on, and rollbacks reach them), and the live one
+    /// is written. Reading the store is the caller's: `stored` is what it held.
+    pub fn keep_versions(
+        &mut self,
+        store: Arc<crate::store::Store>,
+        stored: Vec<crate::store::VersionRow>,
+    ) {
+        let older: Vec<Arc<Version>> = stored
+            .into_iter()
+            .map(|row| {
+                let at = std::time::UNIX_EPOCH
+                    + std::time::Duration::from_millis(u64::try_from(row.loaded_ms).unwrap_or(0));
+                Version::kept(row.hash, row.label, row.component, at)
+            })
+            .collect();
+        self.versions.remember(older);
+        self.store = Some(store);
+        self.record_version(&self.versions.live());
+    }
+
+    /// Writes a version's component to the store (once per hash; a new label replaces the
+    /// old one).
+    fn record_version(&self, version: &Version) {
+        if let Some(store) = &self.store {
+            store.version(crate::store::VersionRow {
+                tenant: self.name.clone(),
+                hash: version.hash.clone(),
+                label: version.label.clone(),
+                component: version.bytes.clone(),
+                loaded_ms: crate::store::now_ms(),
+            });
+        }
     }
 
     /// Admits a new call, or says which limit it is over. An admitted call counts in
@@ -310,6 +348,7 @@ impl Tenant {
         let plugin = self.runtime.load(&self.name, bytes)?;
         self.smoke(&plugin).map_err(Rejected::Smoke)?;
         let version = Version::new(plugin, Arc::from(bytes), label);
+        self.record_version(&version);
         self.versions.install(version.clone());
         tracing::info!(tenant = %self.name, version = %version.name(), hash = %version.hash, "new plugin version live");
         Ok(version)

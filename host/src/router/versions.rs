@@ -56,6 +56,26 @@ impl Version {
         })
     }
 
+    /// A version read back from the call store: its bytes are kept, its plugin is compiled
+    /// when a call or a rollback needs it.
+    pub fn kept(
+        hash: String,
+        label: Option<String>,
+        bytes: Arc<[u8]>,
+        loaded_at: SystemTime,
+    ) -> Arc<Version> {
+        Arc::new(Version {
+            hash,
+            label,
+            bytes,
+            loaded_at,
+            plugin: Mutex::new(None),
+            calls: AtomicU64::new(0),
+            served: AtomicU64::new(0),
+            failed_calls: AtomicU64::new(0),
+        })
+    }
+
     /// The compiled plugin, if loaded.
     pub fn plugin(&self) -> Option<Arc<Plugin>> {
         lock(&self.plugin).clone()
@@ -122,6 +142,47 @@ impl Versions {
     /// Every kept version, oldest first.
     pub fn history(&self) -> Vec<Arc<Version>> {
         lock(&self.history).clone()
+    }
+
+    /// Versions a restarted router read back from the call store, oldest first: they join
+    /// the history before the live one (a version with the live one's hash is the live one),
+    /// within the history's bounds.
+    pub fn remember(&self, older: Vec<Arc<Version>>) {
+        let live = self.live();
+        let mut history = lock(&self.history);
+        let mut restored: Vec<Arc<Version>> = older
+            .into_iter()
+            .filter(|v| v.hash != live.hash && !history.iter().any(|h| h.hash == v.hash))
+            .collect();
+        let room = HISTORY.saturating_sub(history.len());
+        if restored.len() > room {
+            restored.drain(..restored.len() - room);
+        }
+        let mut bytes: usize = history.iter().map(|v| v.bytes.len()).sum();
+        restored.retain(|v| {
+            bytes += v.bytes.len();
+            bytes <= MAX_KEPT_BYTES
+        });
+        restored.append(&mut history);
+        *history = restored;
+    }
+
+    /// A restored call holds the version with `hash` (compiled again if it was freed), as it
+    /// did before the restart. Err says why it cannot.
+    pub fn hold_kept(
+        &self,
+        hash: &str,
+        runtime: &Runtime,
+        tenant: &str,
+    ) -> Result<(Arc<Version>, Arc<Plugin>), String> {
+        let version = self
+            .find(hash)
+            .ok_or_else(|| format!("version {} is no longer kept", &hash[..hash.len().min(12)]))?;
+        let plugin = version
+            .reload(runtime, tenant)
+            .map_err(|e| format!("version {} cannot be loaded: {e}", version.name()))?;
+        version.calls.fetch_add(1, Ordering::AcqRel);
+        Ok((version, plugin))
     }
 
     /// The kept version with this content hash.

@@ -140,12 +140,6 @@ pub enum Change {
     Remove(String),
     /// A version was loaded (kept even when the same hash comes again under a new label).
     Version(VersionRow),
-    /// `tenant`'s live version on `instance` is now `hash`.
-    Live {
-        instance: String,
-        tenant: String,
-        hash: String,
-    },
 }
 
 /// What a backend does; the writer thread owns it.
@@ -156,8 +150,6 @@ pub trait Backend: Send + 'static {
     fn calls(&mut self, instance: &str) -> Result<Vec<CallRow>, StoreError>;
     /// `tenant`'s versions, oldest first.
     fn versions(&mut self, tenant: &str) -> Result<Vec<VersionRow>, StoreError>;
-    /// The version live for `tenant` on `instance` when the router stopped.
-    fn live(&mut self, instance: &str, tenant: &str) -> Result<Option<String>, StoreError>;
 }
 
 /// Why the store cannot be used; each names the store and what to do.

@@ -165,18 +165,6 @@ impl Backend for Sqlite {
                     })
                     .map_err(fail)?;
                 }
-                Change::Live {
-                    instance,
-                    tenant,
-                    hash,
-                } => {
-                    tx.prepare_cached(
-                        "INSERT INTO live_versions (instance, tenant, hash, written_ms) VALUES (?1, ?2, ?3, ?4) \
-                         ON CONFLICT (instance, tenant) DO UPDATE SET hash = excluded.hash, written_ms = excluded.written_ms",
-                    )
-                    .and_then(|mut st| st.execute(params![instance, tenant, hash, super::now_ms()]))
-                    .map_err(fail)?;
-                }
             }
         }
         tx.commit().map_err(fail)
@@ -232,19 +220,5 @@ impl Backend for Sqlite {
             })
             .map_err(fail)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(fail)
-    }
-
-    fn live(&mut self, instance: &str, tenant: &str) -> Result<Option<String>, StoreError> {
-        let path = self.path.clone();
-        let fail = |e: rusqlite::Error| classify(&path, &e);
-        let mut st = self
-            .conn
-            .prepare("SELECT hash FROM live_versions WHERE instance = ?1 AND tenant = ?2")
-            .map_err(fail)?;
-        let mut rows = st.query(params![instance, tenant]).map_err(fail)?;
-        match rows.next().map_err(fail)? {
-            Some(row) => row.get(0).map(Some).map_err(fail),
-            None => Ok(None),
-        }
     }
 }

@@ -112,18 +112,6 @@ impl Store {
         self.enqueue(None, Change::Version(row))
     }
 
-    /// Queues which version is live for `tenant` on `instance`.
-    pub fn live(&self, instance: &str, tenant: &str, hash: &str) -> Ticket {
-        self.enqueue(
-            None,
-            Change::Live {
-                instance: instance.into(),
-                tenant: tenant.into(),
-                hash: hash.into(),
-            },
-        )
-    }
-
     /// Waits until `ticket`'s change is committed, for at most `bound`; Err says why not.
     pub async fn durable(&self, ticket: Ticket, bound: Duration) -> Result<(), String> {
         let mut committed = self.shared.committed.subscribe();
@@ -154,6 +142,12 @@ impl Store {
         if let Some(thread) = lock(&self.thread).take() {
             let _ = thread.join();
         }
+    }
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("name", &self.name).finish()
     }
 }
 
