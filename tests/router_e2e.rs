@@ -706,6 +706,7 @@ plugin = "{rogue}"
 [tenants.clock.settings]
 misbehave = "timer"
 ms = 150
+gap = 5000
 "#;
     let sim = Sim::start(sim_config()).await.expect("sim");
     let rig = Rig::start(sim, tenants).await;
@@ -718,7 +719,7 @@ ms = 150
     })
     .await;
     let elapsed = began.elapsed();
-    // t1 at 150 ms cancels t2 (due at 160 ms, it would hang up with 42) and starts t3 (50 ms):
+    // t1 at 150 ms cancels t2 (due 5 s later, it would hang up with 42) and starts t3 (50 ms):
     // t3 is the second timer event the plugin counted in its state, so the cause is 15 + 2.
     assert_eq!(
         hangups_of(&rig.sim.journal(), &caller),
@@ -973,14 +974,34 @@ async fn the_seed_flow_waits_for_the_legs_entry_whatever_order_asterisk_answers_
     }
 }
 
-/// A caller already sitting in a tenant's app when the router starts (it restarted, or its
-/// socket was down when the call came) gets the failure policy within about a second instead
-/// of silence; a channel in an app no tenant serves is left alone.
+/// A caller already sitting in a tenant's app when the router starts (it entered while
+/// another client held the app, whose socket then dropped) gets the failure policy within
+/// about a second instead of silence; a channel in an app no tenant serves is left alone. A
+/// call into an app no socket holds never enters it (Stasis() fails, as on Asterisk).
 #[tokio::test]
 async fn a_caller_left_in_the_app_with_no_call_gets_the_failure_policy() {
     let sim = Sim::start(sim_config()).await.expect("sim");
+    let missed = sim.inbound_call("router", ("Carol", "5550300"), "100", &["100"]);
+    assert!(sim.channel(&missed).is_none());
+    assert_eq!(sim.refused_entries(), 1);
+    let url = format!(
+        "{}/events?app=router,someone-else&api_key=asterisk:asterisk",
+        sim.base_url().replacen("http", "ws", 1)
+    );
+    let (holder, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("a client holding the apps");
     let stranded = sim.inbound_call("router", ("Alice", "5550100"), "100", &["100"]);
     let elsewhere = sim.inbound_call("someone-else", ("Bob", "5550200"), "200", &["200"]);
+    drop(holder);
+    let began = Instant::now();
+    while sim.listening("router") {
+        assert!(
+            began.elapsed() < Duration::from_secs(30),
+            "the holder's socket never closed"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let tenants = EARLY_DIAL.replace(
         "[tenants.acme.settings]",
         "on_failure = { action = \"hangup\", cause = 34 }\n[tenants.acme.settings]",
@@ -1178,4 +1199,112 @@ async fn versions_outlive_a_restart_in_the_call_store() {
     memory.store = callwasm::store::StoreConfig::in_memory();
     let router = Router::new(&memory, Observer::none()).expect("router without a store");
     assert_eq!(router.tenants()["acme"].versions.history().len(), 1);
+}
+
+/// A router killed with SIGKILL while its calls ring is restarted on the same store and
+/// carries them on: each leg answers into the call its router set up before the kill, no leg
+/// is dialed twice, and when the callers hang up every channel and bridge is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_router_killed_mid_call_carries_its_calls_on_after_a_restart() {
+    let mut config = sim_config();
+    config.endpoints.insert(
+        0,
+        callwasm::sim::EndpointRule::new(
+            "PJSIP/slow*",
+            callwasm::sim::Behaviour::Answer {
+                after: Duration::from_millis(2500),
+            },
+        ),
+    );
+    let sim = Sim::start(config).await.expect("sim");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("router.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "instance = \"r1\"\n[servers.pbx1]\nurl = \"{}\"\nuser = \"asterisk\"\npassword = \"asterisk\"\n{}",
+            sim.base_url(),
+            EARLY_DIAL
+                .replace("dial_timeout = 2", "dial_timeout = 30")
+                .replace(
+                    "{early_dial}",
+                    &common::plugin_path("early-dial").display().to_string()
+                )
+        ),
+    )
+    .expect("write config");
+    let start = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_callwasm"))
+            .args(["run", "--config"])
+            .arg(&path)
+            .env("STATE_DIRECTORY", dir.path())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("callwasm run")
+    };
+    let mut first = start();
+    wait_for("the first router listens", || sim.listening("router")).await;
+    let mut callers = Vec::new();
+    for n in 0..4 {
+        let mut call = inbound(&format!("slow{n}"));
+        call.behaviour.hangup_after = Some(Duration::from_secs(6));
+        callers.push(sim.place_call(&call));
+    }
+    let dials = || {
+        sim.journal()
+            .iter()
+            .filter(|r| r.starts_with("POST /channels/") && r.contains("/dial"))
+            .count()
+    };
+    wait_for("every leg dialed", || dials() == 4).await;
+    first.kill().expect("SIGKILL");
+    let _ = first.wait();
+    let second = start();
+    // The legs answer and the callers hang up while the second router drives the calls.
+    wait_for("every channel and bridge gone", || {
+        sim.channel_ids().is_empty() && sim.bridge_ids().is_empty()
+    })
+    .await;
+    let journal = sim.journal();
+    let output = tokio::task::spawn_blocking(move || {
+        let mut second = second;
+        let _ = second.kill();
+        second.wait_with_output().expect("second router's output")
+    })
+    .await
+    .expect("join");
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        log.matches("call carried on after a restart").count(),
+        4,
+        "{log}"
+    );
+    assert_eq!(dials(), 4, "no leg dialed twice: {journal:#?}");
+    for caller in &callers {
+        // Each caller was answered (early-dial answers it when its leg answers) by the
+        // second router, and hung up by the simulated phone, not by a failure policy.
+        assert!(
+            journal.contains(&format!("POST /channels/{caller}/answer")),
+            "{caller} answered: {journal:#?}"
+        );
+        assert!(
+            !journal
+                .iter()
+                .any(|r| r.starts_with(&format!("DELETE /channels/{caller}"))),
+            "{caller} not hung up by the router: {journal:#?}"
+        );
+    }
+    assert!(log.contains("outcome=\"completed\""), "{log}");
+}
+
+/// Waits until `done` holds, or fails naming `what` after 30 s.
+async fn wait_for(what: &str, done: impl Fn() -> bool) {
+    let began = Instant::now();
+    while !done() {
+        assert!(
+            began.elapsed() < Duration::from_secs(30),
+            "timed out: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }

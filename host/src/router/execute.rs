@@ -52,6 +52,8 @@ pub enum DialGate {
 pub struct StartAt {
     pub index: usize,
     pub gate: DialGate,
+    /// Finishing a reply a restart interrupted: skip what Asterisk already shows done.
+    pub resumed: bool,
 }
 
 /// Runs `commands[from.index..]` for `call`. Stops at the first failure, as the plugin will
@@ -70,6 +72,10 @@ pub async fn execute(
     let mut index = from.index;
     while index < commands.len() {
         let command = &commands[index];
+        if from.resumed && done_already(call, command) {
+            index += 1;
+            continue;
+        }
         if let Some(leg) = entering_leg(call, command) {
             return Executed::Waiting { index, leg };
         }
@@ -111,6 +117,24 @@ pub async fn execute(
         index += 1 + folded;
     }
     Executed::Done
+}
+
+/// Whether the effect of `command` is already in the record, as the restart read it back from
+/// Asterisk: the leg or bridge exists, the channels are in the bridge, the leg was dialed (its
+/// dial was marked before it went), the channel is up. Commands whose effect cannot be seen
+/// (variables, timers, playbacks) are carried out again.
+fn done_already(call: &CallRecord, command: &Command) -> bool {
+    match command {
+        Command::Create(c) => call.legs.contains_key(&c.leg),
+        Command::BridgeCreate(b) => call.bridges.contains_key(&b.bridge),
+        Command::BridgeAdd(m) => call
+            .bridges
+            .get(&m.bridge)
+            .is_some_and(|b| m.channels.iter().all(|h| b.members.contains(h))),
+        Command::Dial(d) => call.legs.get(&d.leg).is_some_and(|l| l.dialed),
+        Command::Answer(h) => call.legs.get(h).is_some_and(|l| l.model.state == "Up"),
+        _ => false,
+    }
 }
 
 /// Bridges one call holds at once.

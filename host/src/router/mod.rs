@@ -17,6 +17,7 @@ pub mod execute;
 pub mod observe;
 pub mod plugin_dir;
 pub mod queue;
+pub mod restore;
 pub mod session;
 pub mod stranded;
 pub mod table;
@@ -78,6 +79,8 @@ pub struct Router {
     unserved_apps: FirstTimes,
     /// Where calls' images are written (None: calls in memory only).
     journal: Option<durable::Journal>,
+    /// The calls the store held at start: carried on when the router runs.
+    stored: std::sync::Mutex<Vec<crate::store::CallRow>>,
 }
 
 /// Names seen at least once: tells a first connection from a reconnection.
@@ -144,10 +147,15 @@ impl Router {
             .max(1);
         let runtime =
             Runtime::new(runtime_config).map_err(|e| StartError::Runtime(e.to_string()))?;
-        // The store first: a router never starts on a store it cannot use, and the versions
-        // it kept come back before the tenants load.
+        let mut loaded = Vec::new();
+        for (name, tc) in &config.tenants {
+            loaded.push(Tenant::load(name, tc, &runtime)?);
+        }
+        // The store once the config's plugins load: a router never starts on a store it cannot
+        // use, and the versions it kept join the tenants' histories.
         let instance = config.instance_name();
         let mut kept_versions = HashMap::new();
+        let mut stored_calls = Vec::new();
         let journal = if config.store.durable {
             use crate::store::Backend;
             let path = config.store.file(&instance)?;
@@ -155,6 +163,7 @@ impl Router {
             for name in config.tenants.keys() {
                 kept_versions.insert(name.clone(), backend.versions(name)?);
             }
+            stored_calls = backend.calls(&instance)?;
             let store = crate::store::Store::start(Box::new(backend), path.display().to_string())?;
             tracing::info!(store = %path.display(), "call store open");
             Some(durable::Journal {
@@ -166,10 +175,10 @@ impl Router {
         };
         let mut tenants = BTreeMap::new();
         let mut by_app = HashMap::new();
-        for (name, tc) in &config.tenants {
-            let mut tenant = Tenant::load(name, tc, &runtime)?;
+        for mut tenant in loaded {
+            let name = tenant.name.clone();
             if let Some(journal) = &journal {
-                let stored = kept_versions.remove(name).unwrap_or_default();
+                let stored = kept_versions.remove(&name).unwrap_or_default();
                 tenant.keep_versions(journal.store.clone(), stored);
             }
             let tenant = Arc::new(tenant);
@@ -209,6 +218,7 @@ impl Router {
             connected_once: FirstTimes::default(),
             unserved_apps: FirstTimes::default(),
             journal,
+            stored: std::sync::Mutex::new(stored_calls),
         })
     }
 
@@ -252,6 +262,7 @@ impl Router {
                 tracing::error!(tenant = %tenant.name, dir = %dir.display(), error = %crate::log_text::escaped(&e), "cannot watch the plugin directory");
             }
         }
+        self.carry_on_stored_calls();
         let apps: Vec<String> = self.by_app.keys().cloned().collect();
         let (tx, mut rx) = mpsc::channel::<ServerItem>(4096);
         for (name, (rest, rc)) in &self.servers {
@@ -281,6 +292,103 @@ impl Router {
                 }
             }
         }
+    }
+
+    /// The calls the store held when the router started: each goes back into the table on
+    /// the version it held, and waits for its server's channel list to catch up. A call that
+    /// cannot be carried on (its tenant or server is gone from the config, its version cannot
+    /// be loaded, its image cannot be read) is dropped from the store with the reason: its
+    /// caller then gets the tenant's failure policy as a stray, and its channels and bridges
+    /// go as orphans, at the first resync.
+    fn carry_on_stored_calls(&self) {
+        let rows = std::mem::take(&mut *self.stored.lock().unwrap_or_else(|p| p.into_inner()));
+        if rows.is_empty() {
+            return;
+        }
+        let Some(journal) = &self.journal else {
+            return;
+        };
+        let (mut resumed, mut dropped) = (0usize, 0usize);
+        for row in rows {
+            let call = row.call_id.clone();
+            match self.carry_on(row, journal) {
+                Ok(()) => resumed += 1,
+                Err(reason) => {
+                    dropped += 1;
+                    tracing::warn!(call = %call, reason = %crate::log_text::escaped(&reason), "a stored call cannot be carried on: its caller gets the failure policy");
+                    journal.remove(&call);
+                }
+            }
+        }
+        tracing::info!(resumed, dropped, "calls read back from the call store");
+    }
+
+    fn carry_on(
+        &self,
+        row: crate::store::CallRow,
+        journal: &durable::Journal,
+    ) -> Result<(), String> {
+        let image: durable::CallImage = serde_json::from_str(&row.record)
+            .map_err(|e| format!("its image cannot be read: {e}"))?;
+        let tenant = self
+            .tenants
+            .get(&row.tenant)
+            .cloned()
+            .ok_or_else(|| format!("tenant {} is no longer in the config", row.tenant))?;
+        let (rest, _) = self
+            .servers
+            .get(&row.server)
+            .ok_or_else(|| format!("server {} is no longer in the config", row.server))?;
+        let held = tenant
+            .versions
+            .hold_kept(&row.version, &tenant.runtime, &tenant.name)?;
+        let mut record = CallRecord::new(
+            row.call_id.clone(),
+            &row.tenant,
+            &row.server,
+            &image.app,
+            image.args.clone(),
+        );
+        record.legs = image
+            .legs
+            .iter()
+            .map(|(h, l)| (h.clone(), Box::new(l.clone())))
+            .collect();
+        record.bridges = image.bridges.clone();
+        record.playbacks = image.playbacks.clone();
+        record.state = row.state;
+        record.dials = image.dials;
+        let caller = record
+            .legs
+            .get(call::CALLER)
+            .map(|l| l.ari_id.clone())
+            .unwrap_or_default();
+        let (queue, inputs) = queue::bounded(tenant.call_limits.max_queued_inputs);
+        self.table.insert(
+            &row.call_id,
+            CallEntry {
+                queue: queue.clone(),
+                server: row.server.clone(),
+                tenant: tenant.name.clone(),
+                caller,
+            },
+        );
+        tenant.resumed();
+        let span = call_log::span(&row.call_id);
+        tracing::info!(call = %row.call_id, tenant = %tenant.name, legs = record.legs.len(), "call carried on after a restart");
+        let session = Session::resume(
+            record,
+            image,
+            held,
+            tenant,
+            rest.clone(),
+            self.table.clone(),
+            self.observer.clone(),
+            queue,
+            Some(journal.clone()),
+        );
+        tokio::spawn(session.run(inputs).instrument(span));
+        Ok(())
     }
 
     fn on_item(&self, item: ServerItem) {
@@ -440,6 +548,10 @@ impl Router {
     ) {
         let live: HashSet<String> = channels.iter().map(|c| c.id.clone()).collect();
         let live = Arc::new(live);
+        let listed = Arc::new(session::Listed {
+            channels: channels.iter().map(|c| (c.id.clone(), c.clone())).collect(),
+            bridges: bridges.clone(),
+        });
         // A leg the router learnt of after the list was asked for (one it created meanwhile)
         // cannot be in it: only those known before count as vanished.
         let at = listed_at;
@@ -448,6 +560,7 @@ impl Router {
             entry.queue.send(CallInput::Resynced {
                 live: live.clone(),
                 at,
+                listed: listed.clone(),
             });
         }
         let Some((rest, _)) = self.servers.get(server) else {

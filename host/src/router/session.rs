@@ -39,10 +39,20 @@ pub enum CallInput {
     Resynced {
         live: Arc<HashSet<String>>,
         at: Instant,
+        /// Asterisk's channels and bridges as listed: a call read back from the store takes
+        /// what it missed from them.
+        listed: Arc<Listed>,
     },
     /// A created leg left the application on a hangup [`DESTROY_GRACE`] ago: if its
     /// ChannelDestroyed has still not come, it is gone all the same.
     DestroyGrace(String),
+}
+
+/// Asterisk's channels and bridges at a (re)connect.
+#[derive(Debug, Default)]
+pub struct Listed {
+    pub channels: std::collections::HashMap<String, crate::ari::models::Channel>,
+    pub bridges: Vec<crate::ari::models::Bridge>,
 }
 
 /// How many `command-failed` rounds one input may cause before the call is given up: a plugin
@@ -97,6 +107,11 @@ pub struct Session {
     store_warned: bool,
     /// When the call opened, on the wall clock (kept in the image).
     opened_ms: i64,
+    /// Read back from the store after a restart: nothing is delivered until Asterisk's lists
+    /// have been taken in (the first resync).
+    resuming: bool,
+    /// A reply the restart interrupted, finished once the lists are in.
+    unfinished: Option<ReplyImage>,
 }
 
 /// Hangups the call's last log line names.
@@ -145,6 +160,74 @@ impl Session {
             journal,
             store_warned: false,
             opened_ms: crate::store::now_ms(),
+            resuming: false,
+            unfinished: None,
+        }
+    }
+
+    /// A call read back from the store after a restart, on the version it held. It waits for
+    /// Asterisk's lists before anything reaches the plugin, then finishes the reply the
+    /// restart interrupted and delivers what was pending.
+    #[allow(clippy::too_many_arguments)]
+    pub fn resume(
+        record: CallRecord,
+        image: CallImage,
+        held: (Arc<Version>, Arc<Plugin>),
+        tenant: Arc<Tenant>,
+        rest: Rest,
+        table: Arc<CallTable>,
+        observer: Observer,
+        queue: CallQueue,
+        journal: Option<Journal>,
+    ) -> Self {
+        let (version, plugin) = held;
+        let budget = Budget::new(
+            tenant.call_limits.clone(),
+            tenant.channels_live.clone(),
+            tenant.max_channels,
+        );
+        let mut timers = Timers::default();
+        for (name, deadline) in &image.timers {
+            timers.start_until(name, *deadline, queue.clone());
+        }
+        let plugin = if image.on_fallback {
+            match &tenant.on_failure {
+                super::tenant::OnFailure::Fallback { plugin } => plugin.clone(),
+                _ => plugin,
+            }
+        } else {
+            plugin
+        };
+        Session {
+            version,
+            // Not judged for auto-rollback: its first events were judged before the restart.
+            rank: u64::MAX,
+            plugin,
+            failed_once: image.failed_once,
+            tag: Arc::from(record.id.as_str()),
+            record,
+            tenant,
+            rest,
+            table,
+            observer,
+            queue,
+            timers,
+            budget,
+            started: image.started,
+            given_up: image.given_up,
+            on_fallback: image.on_fallback,
+            opened: Instant::now(),
+            refused: None,
+            was_refused: false,
+            dial_reported: true,
+            pending: image.pending.into(),
+            endings: Vec::new(),
+            plugin_time: std::time::Duration::ZERO,
+            journal,
+            store_warned: false,
+            opened_ms: image.opened_ms,
+            resuming: true,
+            unfinished: image.reply,
         }
     }
 
@@ -208,11 +291,19 @@ impl Session {
     /// they run instead of sizing every waiting call's task (10,000 calls in flight).
     pub async fn run(mut self, mut inputs: CallInputs) {
         loop {
-            if let Some(event) = self.pending.pop_front() {
+            if !self.resuming
+                && let Some(reply) = self.unfinished.take()
+            {
+                Box::pin(self.finish(reply, &mut inputs)).await;
+                continue;
+            }
+            if !self.resuming
+                && let Some(event) = self.pending.pop_front()
+            {
                 Box::pin(self.deliver(event, &mut inputs)).await;
                 continue;
             }
-            if self.record.legs.is_empty() {
+            if self.record.legs.is_empty() && !self.resuming {
                 break;
             }
             let Some(input) = inputs.recv().await else {
@@ -309,7 +400,12 @@ impl Session {
                 self.timers.fired(&name);
                 vec![wit::Event::Timer(name)]
             }
-            CallInput::Resynced { live, at } => {
+            CallInput::Resynced { live, at, listed } => {
+                let mut events = Vec::new();
+                if self.resuming {
+                    self.resuming = false;
+                    events = super::restore::catch_up(&mut self.record, &listed);
+                }
                 let vanished: Vec<String> = self
                     .record
                     .legs
@@ -317,13 +413,11 @@ impl Session {
                     .filter(|(_, l)| l.since < at && !live.contains(&l.ari_id))
                     .map(|(h, _)| h.clone())
                     .collect();
-                vanished
-                    .into_iter()
-                    .flat_map(|h| {
-                        tracing::warn!(leg = %h, "channel vanished while the event stream was down");
-                        gone(&mut self.record, &h, 0, "Unknown")
-                    })
-                    .collect()
+                events.extend(vanished.into_iter().flat_map(|h| {
+                    tracing::warn!(leg = %h, "channel vanished while the event stream was down");
+                    gone(&mut self.record, &h, 0, "Unknown")
+                }));
+                events
             }
             CallInput::DestroyGrace(handle) => match self.record.legs.get(&handle) {
                 Some(leg) if matches!(leg.phase, LegPhase::Leaving(_)) => {
@@ -437,59 +531,7 @@ impl Session {
                     plugin_time,
                 });
             }
-            let queue = self.queue.clone();
-            let mut from = 0;
-            let mut gate = if self.journal.is_some() {
-                DialGate::Closed { cleared: None }
-            } else {
-                DialGate::Open
-            };
-            let result = loop {
-                let executed = execute(
-                    &mut self.record,
-                    &self.rest,
-                    &reply.commands,
-                    StartAt { index: from, gate },
-                    &mut self.timers,
-                    &queue,
-                    &mut self.budget,
-                )
-                .await;
-                match executed {
-                    Executed::Dialing { index } => {
-                        // Recorded as dialed before it goes: a restarted router never dials
-                        // the leg again (at most once; see docs/decisions.md).
-                        if let Some(wit::Command::Dial(d)) = reply.commands.get(index)
-                            && let Some(leg) = self.record.legs.get_mut(&d.leg)
-                        {
-                            leg.dialed = true;
-                        }
-                        let image = ReplyImage {
-                            commands: reply.commands.clone(),
-                            next: index + 1,
-                        };
-                        self.write_image(Some(image), true).await;
-                        from = index;
-                        gate = DialGate::Closed {
-                            cleared: Some(index),
-                        };
-                    }
-                    Executed::Done => break Ok(()),
-                    Executed::Failed(failure) => break Err(failure),
-                    Executed::OverLimit(failure) => {
-                        TenantCounters::add(&counters.limits_hit, 1);
-                        break Err(failure);
-                    }
-                    Executed::Waiting { index, leg } => {
-                        match self.until_in_stasis(&leg, inputs).await {
-                            Ok(()) => from = index,
-                            Err(message) => {
-                                break Err(failure(index, &reply.commands[index], 0, message));
-                            }
-                        }
-                    }
-                }
-            };
+            let result = self.carry_out(&reply.commands, 0, false, inputs).await;
             if !reply.commands.is_empty() || new_state {
                 self.write_image(None, false).await;
             }
@@ -534,6 +576,97 @@ impl Session {
             reason: reason.into(),
         });
         self.fail(reason).await;
+    }
+
+    /// Carries out `commands[from..]`: waits for legs to enter, records each dial before it
+    /// goes (durable calls), and stops at the first failure, which it returns as the plugin
+    /// will hear it. `resumed`: the reply was interrupted by a restart, and commands whose
+    /// effect Asterisk already shows are skipped.
+    async fn carry_out(
+        &mut self,
+        commands: &[wit::Command],
+        from: usize,
+        resumed: bool,
+        inputs: &mut CallInputs,
+    ) -> Result<(), wit::Failure> {
+        let queue = self.queue.clone();
+        let mut from = from;
+        let mut gate = if self.journal.is_some() {
+            DialGate::Closed { cleared: None }
+        } else {
+            DialGate::Open
+        };
+        loop {
+            let executed = execute(
+                &mut self.record,
+                &self.rest,
+                commands,
+                StartAt {
+                    index: from,
+                    gate,
+                    resumed,
+                },
+                &mut self.timers,
+                &queue,
+                &mut self.budget,
+            )
+            .await;
+            match executed {
+                Executed::Dialing { index } => {
+                    // Recorded as dialed before it goes: a restarted router never dials the
+                    // leg again (at most once; see docs/decisions.md).
+                    if let Some(wit::Command::Dial(d)) = commands.get(index)
+                        && let Some(leg) = self.record.legs.get_mut(&d.leg)
+                    {
+                        leg.dialed = true;
+                    }
+                    let image = ReplyImage {
+                        commands: commands.to_vec(),
+                        next: index + 1,
+                    };
+                    self.write_image(Some(image), true).await;
+                    from = index;
+                    gate = DialGate::Closed {
+                        cleared: Some(index),
+                    };
+                }
+                Executed::Done => return Ok(()),
+                Executed::Failed(failure) => return Err(failure),
+                Executed::OverLimit(failure) => {
+                    TenantCounters::add(&self.tenant.counters.limits_hit, 1);
+                    return Err(failure);
+                }
+                Executed::Waiting { index, leg } => {
+                    match self.until_in_stasis(&leg, inputs).await {
+                        Ok(()) => from = index,
+                        Err(message) => return Err(failure(index, &commands[index], 0, message)),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Finishes a reply a restart interrupted; a failure goes to the plugin as
+    /// `command-failed`, like any other.
+    async fn finish(&mut self, reply: ReplyImage, inputs: &mut CallInputs) {
+        if self.given_up {
+            return;
+        }
+        tracing::info!(
+            from = reply.next,
+            commands = reply.commands.len(),
+            "finishing the reply a restart interrupted"
+        );
+        let result = self
+            .carry_out(&reply.commands, reply.next, true, inputs)
+            .await;
+        self.write_image(None, false).await;
+        self.budget.sync(self.created_legs());
+        if let Err(failure) = result {
+            TenantCounters::add(&self.tenant.counters.commands_failed, 1);
+            tracing::info!(command = %failure.command, status = failure.status, reason = %crate::log_text::escaped(&failure.message), "command failed");
+            self.pending.push_front(wit::Event::CommandFailed(failure));
+        }
     }
 
     /// Keeps the hangups among `events` for the call's last log line.

@@ -287,6 +287,12 @@ impl Tenant {
     }
 
     /// An admitted call ended.
+    /// A call read back from the store after a restart counts as in progress again (it was
+    /// admitted before the restart).
+    pub fn resumed(&self) {
+        self.calls_live.fetch_add(1, Ordering::AcqRel);
+    }
+
     pub fn call_ended(&self) {
         self.calls_live.fetch_sub(1, Ordering::AcqRel);
     }

@@ -287,6 +287,11 @@ impl Sim {
         lock(&self.shared.journal).clone()
     }
 
+    /// Inbound calls whose Stasis() failed because no socket held their app.
+    pub fn refused_entries(&self) -> u64 {
+        lock(&self.shared.state).refused_entries
+    }
+
     /// Whether an application has an event socket connected.
     pub fn listening(&self, app: &str) -> bool {
         lock(&self.shared.state).listening(app)
@@ -316,6 +321,14 @@ impl Sim {
 fn inbound(shared: &Shared, app: &str, caller: (&str, &str), exten: &str, args: &[&str]) -> String {
     let mut state = lock(&shared.state);
     let id = state.unique_id();
+    if !state.listening(app) {
+        // Stasis() fails on an app no socket holds (res_stasis.c: "Stasis app '…' not
+        // registered" / "not active" once its socket closed); the dialplan goes on without
+        // the app ever hearing of the channel. A router that is down misses these calls;
+        // those already in the app when its socket dropped stay there.
+        state.refused_entries += 1;
+        return id;
+    }
     state.next_name += 1;
     let seq = state.next_name;
     let mut channel = new_channel(

@@ -116,6 +116,8 @@ pub(crate) struct State {
     pub next_name: u64,
     /// Asterisk's unique ids look like `<epoch>.<n>`.
     pub epoch: u64,
+    /// Inbound calls whose Stasis() failed because no socket held their app.
+    pub refused_entries: u64,
 }
 
 impl State {

@@ -83,7 +83,9 @@ impl Plugin for Rogue {
             Some("timer") => match event {
                 Event::Started => {
                     let ms: u32 = setting("ms").and_then(|m| m.parse().ok()).unwrap_or(100);
-                    reply.start_timer("t1", ms).start_timer("t2", ms + 10);
+                    // t2 is cancelled when t1 fires, if the host keeps up within `gap` ms.
+                    let gap: u32 = setting("gap").and_then(|m| m.parse().ok()).unwrap_or(10);
+                    reply.start_timer("t1", ms).start_timer("t2", ms + gap);
                 }
                 Event::Timer(name) => {
                     state.timers += 1;
