@@ -559,10 +559,10 @@ pub async fn replay_rest_over_websocket(addr: SocketAddr, answer_first: bool) {
     // naming one went out after the entry on the real Asterisk, so the replay waits for it too.
     let mut entered: HashMap<String, String> = HashMap::new();
     for entry in log {
-        if entry["kind"] == "ws-received"
-            && entry["message"]["type"] == "StasisStart"
+        if entry["kind"] == "event"
+            && entry["event"]["type"] == "StasisStart"
             && let (Some(id), Some(ws)) = (
-                entry["message"]["channel"]["id"].as_str(),
+                entry["event"]["channel"]["id"].as_str(),
                 entry["ws"].as_str(),
             )
         {
