@@ -77,9 +77,14 @@ fn a_quick_bench_run_writes_every_figure() {
         .collect();
     let mut want = Vec::new();
     for (rate, calls) in [(200, 200), (400, 400)] {
-        for client in ["router", "router (reuse)", "floor"] {
+        for client in ["router", "router (reuse)"] {
             want.push((client.to_string(), rate, calls));
         }
+        // At the reference rate, the router with its calls in memory only too.
+        if rate == 400 {
+            want.push(("router (store off)".to_string(), rate, calls));
+        }
+        want.push(("floor".to_string(), rate, calls));
     }
     assert_eq!(load, want, "every call of every run completed");
     assert_eq!(json["memory"]["calls_in_flight"], 500);
@@ -101,7 +106,14 @@ fn a_quick_bench_run_writes_every_figure() {
     );
     assert!(!stderr.contains("call started"), "{stderr}");
     let targets = json["targets"].as_array().expect("targets");
-    assert_eq!(targets.len(), 6);
+    assert_eq!(targets.len(), 8);
+    assert!(
+        json["memory"]["store_bytes_per_call"]
+            .as_f64()
+            .is_some_and(|b| b > 0.0),
+        "{}",
+        json["memory"]
+    );
 
     let md = std::fs::read_to_string(out.path().join("benchmarks.md")).expect("md written");
     assert!(md.contains("## Against the targets"));

@@ -55,6 +55,8 @@ pub struct MemoryFigure {
     pub rss_before_bytes: u64,
     pub rss_with_calls_bytes: u64,
     pub bytes_per_call: f64,
+    /// The call store's files (database and write-ahead log) over the calls in flight.
+    pub store_bytes_per_call: f64,
 }
 
 /// The simulated Asterisk as a child process (`callwasm sim --config`), killed on drop.
@@ -152,6 +154,7 @@ fn router_config(
     plugin: &Path,
     cache: &Path,
     reuse: bool,
+    store: bool,
 ) -> Result<Config, String> {
     let mut settings = String::new();
     for (k, v) in early_dial_settings() {
@@ -173,7 +176,11 @@ fn router_config(
     // Each run its own store file: the last run's router may still hold its own.
     static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    config.store = crate::store::StoreConfig::in_dir(&cache.join(format!("store-{n}")));
+    config.store = if store {
+        crate::store::StoreConfig::in_dir(&cache.join(format!("store-{n}")))
+    } else {
+        crate::store::StoreConfig::in_memory()
+    };
     Ok(config)
 }
 
@@ -234,16 +241,18 @@ fn summarize(client: &str, rate: f64, calls: usize, c: Collected) -> RatePoint {
 }
 
 /// The router handles `calls` seed-flow calls offered at `rate`, its plugin on a fresh instance
-/// per event or (`reuse`) on warm ones.
+/// per event or (`reuse`) on warm ones, its calls in the call store (the default) or (`!store`)
+/// in memory only.
 pub async fn router_at(
     rate: f64,
     calls: usize,
     plugin: &Path,
     cache: &Path,
     reuse: bool,
+    store: bool,
 ) -> Result<RatePoint, String> {
     let sim = SimProcess::start(&traffic(rate, calls, "agent", true))?;
-    let config = router_config(&sim, plugin, cache, reuse)?;
+    let config = router_config(&sim, plugin, cache, reuse, store)?;
     let (observer, mut observations) = Observer::timings();
     let router = Router::new(&config, observer).map_err(|e| e.to_string())?;
     let (stop, shutdown) = tokio::sync::watch::channel(false);
@@ -284,7 +293,11 @@ pub async fn router_at(
         cpu,
         sim_cpu,
     };
-    let client = if reuse { "router (reuse)" } else { "router" };
+    let client = match (reuse, store) {
+        (true, _) => "router (reuse)",
+        (false, true) => "router",
+        (false, false) => "router (store off)",
+    };
     let mut point = summarize(client, rate, calls, collected);
     point.plugin_us_per_call = Some(plugin_time.as_secs_f64() * 1e6 / ended.max(1) as f64);
     point.plugin_cpu_us_per_call = Some(plugin_cpu.as_secs_f64() * 1e6 / ended.max(1) as f64);
@@ -320,7 +333,8 @@ pub async fn floor_at(rate: f64, calls: usize) -> Result<RatePoint, String> {
 /// bridge with a leg that rings until well after the measurement).
 pub async fn memory(calls: usize, plugin: &Path, cache: &Path) -> Result<MemoryFigure, String> {
     let sim = SimProcess::start(&traffic(2000.0, calls, "ringforever", false))?;
-    let config = router_config(&sim, plugin, cache, false)?;
+    let config = router_config(&sim, plugin, cache, false, true)?;
+    let store_file = config.store.path.clone();
     let (observer, mut observations) = Observer::timings();
     let router = Router::new(&config, observer).map_err(|e| e.to_string())?;
     let table = router.table();
@@ -341,6 +355,15 @@ pub async fn memory(calls: usize, plugin: &Path, cache: &Path) -> Result<MemoryF
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let in_flight = table.len();
     let rss_with = sys::own_rss().ok_or("cannot read /proc/self/status")?;
+    // The database and its write-ahead log, as they stand with the calls in flight.
+    let store_bytes: u64 = store_file.iter().fold(0, |sum, db| {
+        let wal = db.with_extension("db-wal");
+        sum + [db.as_path(), wal.as_path()]
+            .iter()
+            .filter_map(|f| std::fs::metadata(f).ok())
+            .map(|m| m.len())
+            .sum::<u64>()
+    });
     let _ = stop.send(true);
     drop(sim);
     let _ = tokio::time::timeout(Duration::from_secs(10), serving).await;
@@ -354,5 +377,6 @@ pub async fn memory(calls: usize, plugin: &Path, cache: &Path) -> Result<MemoryF
         rss_before_bytes: rss_before,
         rss_with_calls_bytes: rss_with,
         bytes_per_call: rss_with.saturating_sub(rss_before) as f64 / in_flight as f64,
+        store_bytes_per_call: store_bytes as f64 / in_flight as f64,
     })
 }

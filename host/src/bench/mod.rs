@@ -127,8 +127,10 @@ pub async fn run(options: &Options, progress: &dyn Fn(&str)) -> Result<Report, S
             commands: 4,
         },
     ];
+    // Dispatch per subject and natively, three runs per rate, memory, the store-off run, and
+    // the logging runs.
     let steps =
-        subjects.len() + 1 + rates.len() * 3 + 1 + usize::from(options.log_switch.is_some());
+        subjects.len() + 1 + rates.len() * 3 + 2 + usize::from(options.log_switch.is_some());
     let mut step = 0;
     let mut next = |what: String| {
         step += 1;
@@ -176,7 +178,15 @@ pub async fn run(options: &Options, progress: &dyn Fn(&str)) -> Result<Report, S
             next(format!(
                 "seed flow, router ({mode}), {rate:.0} calls/s offered ({calls} calls)"
             ));
-            let point = load::router_at(*rate, calls, &early_dial, &cache, reuse).await?;
+            let point = load::router_at(*rate, calls, &early_dial, &cache, reuse, true).await?;
+            progress(&point_line(&point));
+            load.push(point);
+        }
+        if *rate == reference_rate {
+            next(format!(
+                "seed flow, router (store off: calls in memory only), {rate:.0} calls/s offered ({calls} calls)"
+            ));
+            let point = load::router_at(*rate, calls, &early_dial, &cache, false, false).await?;
             progress(&point_line(&point));
             load.push(point);
         }

@@ -16,6 +16,9 @@ pub fn targets(r: &Report) -> Result<Vec<Target>, String> {
     };
     let router = at("router", r.reference_rate)?;
     let floor = at("floor", r.reference_rate)?;
+    let memory_only = at("router (store off)", r.reference_rate)?;
+    let store_cpu = router.cpu_us_per_call / memory_only.cpu_us_per_call.max(1e-9) - 1.0;
+    let store_p99 = router.dial_p99_ms - memory_only.dial_p99_ms;
     let sustained = r
         .load
         .iter()
@@ -77,6 +80,28 @@ pub fn targets(r: &Report) -> Result<Vec<Target>, String> {
             measured: format!("{kib:.1} KiB"),
             met: kib <= 10.0,
         },
+        Target {
+            what: format!("the call store's CPU per call at {rate:.0} calls/s (store on / off)"),
+            target: "≤ +15%".into(),
+            measured: format!(
+                "{:+.1}% ({:.0} / {:.0} µs)",
+                store_cpu * 100.0,
+                router.cpu_us_per_call,
+                memory_only.cpu_us_per_call
+            ),
+            met: store_cpu <= 0.15,
+        },
+        Target {
+            what: format!(
+                "the call store's p99 StasisStart→dial at {rate:.0} calls/s (store on − off)"
+            ),
+            target: "≤ +1 ms".into(),
+            measured: format!(
+                "{store_p99:+.2} ms ({:.2} / {:.2} ms)",
+                router.dial_p99_ms, memory_only.dial_p99_ms
+            ),
+            met: store_p99 <= 1.0,
+        },
     ])
 }
 
@@ -131,8 +156,10 @@ pub fn markdown(r: &Report) -> String {
          the leg answers after 100 ms and the caller is answered; the caller hangs up 100 ms \
          later; the leg is hung up and the bridge destroyed: 7 REST requests and about 20 \
          events. *router*: callwasm \
-         with the early-dial plugin, a fresh instance per event (the default); *router \
-         (reuse)*: the same with `instances = \"reuse\"` (warm instances); *floor*: the same \
+         with the early-dial plugin, a fresh instance per event and its calls in the call \
+         store (the defaults); *router (reuse)*: the same with `instances = \"reuse\"` (warm \
+         instances); *router (store off)*, at the reference rate only: the same with `[store] \
+         durable = false` (calls in memory only); *floor*: the same \
          requests from a client with no plugin, no call table and no checks. The targets are \
          read on *router*.\n"
     );
@@ -180,6 +207,12 @@ pub fn markdown(r: &Report) -> String {
         m.calls_in_flight,
         m.bytes_per_call,
         m.bytes_per_call / 1024.0
+    );
+    let _ = writeln!(
+        md,
+        "The call store's files (database and write-ahead log) held {:.0} bytes per call in \
+         flight at that point.\n",
+        m.store_bytes_per_call
     );
 
     if let Some(l) = &r.logging {
