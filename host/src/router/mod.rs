@@ -376,17 +376,14 @@ impl Router {
         tenant.resumed();
         let span = call_log::span(&row.call_id);
         tracing::info!(call = %row.call_id, tenant = %tenant.name, legs = record.legs.len(), "call carried on after a restart");
-        let session = Session::resume(
-            record,
-            image,
-            held,
-            tenant,
-            rest.clone(),
-            self.table.clone(),
-            self.observer.clone(),
+        let parts = session::Parts {
+            rest: rest.clone(),
+            table: self.table.clone(),
+            observer: self.observer.clone(),
             queue,
-            Some(journal.clone()),
-        );
+            journal: Some(journal.clone()),
+        };
+        let session = Session::resume(record, image, held, tenant, parts);
         tokio::spawn(session.run(inputs).instrument(span));
         Ok(())
     }

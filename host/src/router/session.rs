@@ -114,6 +114,16 @@ pub struct Session {
     unfinished: Option<ReplyImage>,
 }
 
+/// What a call's task works with besides its record and tenant: the server's REST client,
+/// the call table, the observer, its own input queue and the store's journal.
+pub struct Parts {
+    pub rest: Rest,
+    pub table: Arc<CallTable>,
+    pub observer: Observer,
+    pub queue: CallQueue,
+    pub journal: Option<Journal>,
+}
+
 /// Hangups the call's last log line names.
 const MAX_ENDINGS: usize = 8;
 
@@ -127,7 +137,25 @@ impl Session {
         queue: CallQueue,
         journal: Option<Journal>,
     ) -> Self {
-        let (version, plugin, rank) = tenant.versions.hold();
+        let held = tenant.versions.hold();
+        let parts = Parts {
+            rest,
+            table,
+            observer,
+            queue,
+            journal,
+        };
+        Self::assemble(record, tenant, held, parts)
+    }
+
+    /// A session on `held` (version, plugin, rank) with nothing happened yet.
+    fn assemble(
+        record: CallRecord,
+        tenant: Arc<Tenant>,
+        held: (Arc<Version>, Arc<Plugin>, u64),
+        parts: Parts,
+    ) -> Self {
+        let (version, plugin, rank) = held;
         let budget = Budget::new(
             tenant.call_limits.clone(),
             tenant.channels_live.clone(),
@@ -141,10 +169,10 @@ impl Session {
             tag: Arc::from(record.id.as_str()),
             record,
             tenant,
-            rest,
-            table,
-            observer,
-            queue,
+            rest: parts.rest,
+            table: parts.table,
+            observer: parts.observer,
+            queue: parts.queue,
             timers: Timers::default(),
             budget,
             started: false,
@@ -157,7 +185,7 @@ impl Session {
             pending: VecDeque::new(),
             endings: Vec::new(),
             plugin_time: std::time::Duration::ZERO,
-            journal,
+            journal: parts.journal,
             store_warned: false,
             opened_ms: crate::store::now_ms(),
             resuming: false,
@@ -168,67 +196,35 @@ impl Session {
     /// A call read back from the store after a restart, on the version it held. It waits for
     /// Asterisk's lists before anything reaches the plugin, then finishes the reply the
     /// restart interrupted and delivers what was pending.
-    #[allow(clippy::too_many_arguments)]
     pub fn resume(
         record: CallRecord,
         image: CallImage,
         held: (Arc<Version>, Arc<Plugin>),
         tenant: Arc<Tenant>,
-        rest: Rest,
-        table: Arc<CallTable>,
-        observer: Observer,
-        queue: CallQueue,
-        journal: Option<Journal>,
+        parts: Parts,
     ) -> Self {
         let (version, plugin) = held;
-        let budget = Budget::new(
-            tenant.call_limits.clone(),
-            tenant.channels_live.clone(),
-            tenant.max_channels,
-        );
-        let mut timers = Timers::default();
-        for (name, deadline) in &image.timers {
-            timers.start_until(name, *deadline, queue.clone());
-        }
-        let plugin = if image.on_fallback {
-            match &tenant.on_failure {
-                super::tenant::OnFailure::Fallback { plugin } => plugin.clone(),
-                _ => plugin,
-            }
-        } else {
-            plugin
+        let plugin = match (&tenant.on_failure, image.on_fallback) {
+            (super::tenant::OnFailure::Fallback { plugin }, true) => plugin.clone(),
+            _ => plugin,
         };
-        Session {
-            version,
-            // Not judged for auto-rollback: its first events were judged before the restart.
-            rank: u64::MAX,
-            plugin,
-            failed_once: image.failed_once,
-            tag: Arc::from(record.id.as_str()),
-            record,
-            tenant,
-            rest,
-            table,
-            observer,
-            queue,
-            timers,
-            budget,
-            started: image.started,
-            given_up: image.given_up,
-            on_fallback: image.on_fallback,
-            opened: Instant::now(),
-            refused: None,
-            was_refused: false,
-            dial_reported: true,
-            pending: image.pending.into(),
-            endings: Vec::new(),
-            plugin_time: std::time::Duration::ZERO,
-            journal,
-            store_warned: false,
-            opened_ms: image.opened_ms,
-            resuming: true,
-            unfinished: image.reply,
+        // Not judged for auto-rollback: its first events were judged before the restart.
+        let mut session = Self::assemble(record, tenant, (version, plugin, u64::MAX), parts);
+        for (name, deadline) in &image.timers {
+            session
+                .timers
+                .start_until(name, *deadline, session.queue.clone());
         }
+        session.failed_once = image.failed_once;
+        session.started = image.started;
+        session.given_up = image.given_up;
+        session.on_fallback = image.on_fallback;
+        session.dial_reported = true;
+        session.pending = image.pending.into();
+        session.opened_ms = image.opened_ms;
+        session.resuming = true;
+        session.unfinished = image.reply;
+        session
     }
 
     /// The call's image as the store keeps it, with `reply` being carried out.
