@@ -123,8 +123,8 @@ impl LegPhase {
     }
 }
 
-/// A channel of the call (as the call store keeps it too).
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+/// A channel of the call (the call store keeps it as a `durable::StoredLeg`).
+#[derive(Debug, Clone)]
 pub struct Leg {
     pub ari_id: String,
     /// Asterisk's last word on the channel.
@@ -137,16 +137,8 @@ pub struct Leg {
     pub dialed: bool,
     /// A final dial status (answer, busy, …) reached the plugin.
     pub dial_settled: bool,
-    /// When the router learnt of it (a channel list fetched before cannot know it). A leg
-    /// read back from the store was learnt of before any list fetched after the restart.
-    #[serde(skip, default = "long_ago")]
+    /// When the router learnt of it (a channel list fetched before cannot know it).
     pub since: std::time::Instant,
-}
-
-fn long_ago() -> std::time::Instant {
-    let now = std::time::Instant::now();
-    now.checked_sub(std::time::Duration::from_secs(3600))
-        .unwrap_or(now)
 }
 
 impl Leg {

@@ -328,7 +328,7 @@ impl Router {
         row: crate::store::CallRow,
         journal: &durable::Journal,
     ) -> Result<(), String> {
-        let image: durable::CallImage = serde_json::from_str(&row.record)
+        let mut image: durable::CallImage = serde_json::from_str(&row.record)
             .map_err(|e| format!("its image cannot be read: {e}"))?;
         let tenant = self
             .tenants
@@ -349,10 +349,9 @@ impl Router {
             &image.app,
             image.args.clone(),
         );
-        record.legs = image
-            .legs
-            .iter()
-            .map(|(h, l)| (h.clone(), Box::new(l.clone())))
+        record.legs = std::mem::take(&mut image.legs)
+            .into_iter()
+            .map(|(h, l)| (h, Box::new(l.into_leg())))
             .collect();
         record.bridges = image.bridges.clone();
         record.playbacks = image.playbacks.clone();

@@ -6,14 +6,44 @@
 //! reconnect).
 
 use super::call::{BridgeRecord, CallRecord, Leg, LegCallerId, LegPhase, ari_id, call_of};
+use super::durable::ReplyImage;
 use super::session::Listed;
 use crate::runtime as wit;
 
-/// Adopts the channels and bridges Asterisk holds for the call that the record lacks (their
-/// ids name the call and the handle), refreshes each leg and bridge from the lists, and
-/// returns the events the plugin missed: `state-changed` for a leg whose state moved, and
-/// `dial-status answer` for a dialed leg that answered meanwhile.
-pub fn catch_up(record: &mut CallRecord, listed: &Listed) -> Vec<wit::Event> {
+/// What the call must hear and clear up after meeting Asterisk again.
+#[derive(Debug, Default)]
+pub struct CaughtUp {
+    /// The events the plugin missed.
+    pub events: Vec<wit::Event>,
+    /// Channels the call's last reply created before the router died without storing that
+    /// reply: nothing will drive them, so they are hung up.
+    pub stray_channels: Vec<String>,
+    /// Bridges likewise; they are destroyed.
+    pub stray_bridges: Vec<String>,
+}
+
+/// Whether the stored unfinished reply creates the leg or bridge `handle`.
+fn creates(reply: Option<&ReplyImage>, handle: &str) -> bool {
+    reply.is_some_and(|r| {
+        r.commands.iter().any(|c| match c {
+            wit::Command::Create(c) => c.leg == handle,
+            wit::Command::BridgeCreate(b) => b.bridge == handle,
+            _ => false,
+        })
+    })
+}
+
+/// Adopts the channels and bridges Asterisk holds for the call that the record lacks and the
+/// stored unfinished reply creates (their ids name the call and the handle); those of a reply
+/// that was lost with the router are returned as strays. Refreshes each leg and bridge from
+/// the lists, and returns the events the plugin missed: `state-changed` for a leg whose state
+/// moved, and `dial-status answer` for a dialed leg that answered meanwhile.
+pub fn catch_up(
+    record: &mut CallRecord,
+    listed: &Listed,
+    unfinished: Option<&ReplyImage>,
+) -> CaughtUp {
+    let mut caught = CaughtUp::default();
     let prefix = ari_id(&record.id, "");
     // Channels the interrupted reply created (a Local channel's `;2` half is not a leg).
     for (id, channel) in &listed.channels {
@@ -24,6 +54,11 @@ pub fn catch_up(record: &mut CallRecord, listed: &Listed) -> Vec<wit::Event> {
             continue;
         };
         if record.legs.contains_key(handle) || record.leg_handle(id).is_some() {
+            continue;
+        }
+        if !creates(unfinished, handle) {
+            tracing::info!(leg = %handle, "hanging up a channel of a reply lost with the router");
+            caught.stray_channels.push(id.clone());
             continue;
         }
         tracing::info!(leg = %handle, "adopting a channel the interrupted reply created");
@@ -49,6 +84,11 @@ pub fn catch_up(record: &mut CallRecord, listed: &Listed) -> Vec<wit::Event> {
         let Some(handle) = bridge.id.strip_prefix(&prefix) else {
             continue;
         };
+        if !record.bridges.contains_key(handle) && !creates(unfinished, handle) {
+            tracing::info!(bridge = %handle, "destroying a bridge of a reply lost with the router");
+            caught.stray_bridges.push(bridge.id.clone());
+            continue;
+        }
         let members: Vec<String> = bridge
             .channels
             .iter()
@@ -80,7 +120,7 @@ pub fn catch_up(record: &mut CallRecord, listed: &Listed) -> Vec<wit::Event> {
         .bridges
         .retain(|_, b| listed_bridges.contains(b.ari_id.as_str()));
 
-    let mut events = Vec::new();
+    let events = &mut caught.events;
     for (handle, leg) in record.legs.iter_mut() {
         let Some(now) = listed.channels.get(&leg.ari_id) else {
             continue; // vanished: the resync's hangup
@@ -102,5 +142,101 @@ pub fn catch_up(record: &mut CallRecord, listed: &Listed) -> Vec<wit::Event> {
             leg.model = now.clone();
         }
     }
-    events
+    caught
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ari::models::{Bridge, Channel};
+
+    fn channel(id: &str, state: &str) -> Channel {
+        Channel {
+            id: id.into(),
+            name: format!("PJSIP/{id}"),
+            state: state.into(),
+            ..Channel::default()
+        }
+    }
+
+    /// Call `r1.7` with its caller in Stasis and Asterisk holding `b1` and bridge `br` of it.
+    fn call_and_lists(b1_state: &str) -> (CallRecord, Listed) {
+        let mut record = CallRecord::new("r1.7".into(), "acme", "pbx", "acme", Vec::new());
+        record.legs.insert(
+            "caller".into(),
+            Box::new(Leg::inbound(channel("1795667013.2", "Up"))),
+        );
+        let b1 = ari_id("r1.7", "b1");
+        let mut channels = std::collections::HashMap::new();
+        channels.insert("1795667013.2".to_string(), channel("1795667013.2", "Up"));
+        channels.insert(b1.clone(), channel(&b1, b1_state));
+        let bridges = vec![Bridge {
+            id: ari_id("r1.7", "br"),
+            bridge_type: "mixing".into(),
+            channels: vec!["1795667013.2".into(), b1],
+            ..Bridge::default()
+        }];
+        (record, Listed { channels, bridges })
+    }
+
+    fn reply_creating_b1_and_br() -> ReplyImage {
+        let commands: Vec<wit::Command> = serde_json::from_value(serde_json::json!([
+            {"Create": {"leg": "b1", "endpoint": "PJSIP/b1", "caller_id": "PassThrough",
+                        "formats": null, "originator": "caller"}},
+            {"BridgeCreate": {"bridge": "br", "kind": "Mixing"}},
+        ]))
+        .expect("commands in serde spelling");
+        ReplyImage { commands, next: 1 }
+    }
+
+    #[test]
+    fn what_a_reply_lost_with_the_router_made_is_cleared_away() {
+        let (mut record, listed) = call_and_lists("Down");
+        let caught = catch_up(&mut record, &listed, None);
+        assert_eq!(caught.stray_channels, vec![ari_id("r1.7", "b1")]);
+        assert_eq!(caught.stray_bridges, vec![ari_id("r1.7", "br")]);
+        assert!(caught.events.is_empty());
+        assert_eq!(record.legs.keys().collect::<Vec<_>>(), ["caller"]);
+        assert!(record.bridges.is_empty());
+    }
+
+    #[test]
+    fn what_the_stored_unfinished_reply_made_is_adopted() {
+        let (mut record, listed) = call_and_lists("Down");
+        let reply = reply_creating_b1_and_br();
+        let caught = catch_up(&mut record, &listed, Some(&reply));
+        assert!(caught.stray_channels.is_empty());
+        assert!(caught.stray_bridges.is_empty());
+        assert!(caught.events.is_empty());
+        let b1 = &record.legs["b1"];
+        assert_eq!(
+            (b1.ari_id.as_str(), b1.created, b1.dialed, b1.phase),
+            ("cw-r1.7-b1", true, false, LegPhase::InStasis)
+        );
+        assert_eq!(record.bridges["br"].members, ["caller", "b1"]);
+    }
+
+    #[test]
+    fn a_dialed_leg_that_answered_meanwhile_is_heard_answering() {
+        let (mut record, listed) = call_and_lists("Up");
+        let mut b1 = Leg::inbound(channel(&ari_id("r1.7", "b1"), "Ringing"));
+        (b1.created, b1.dialed) = (true, true);
+        record.legs.insert("b1".into(), Box::new(b1));
+        let caught = catch_up(&mut record, &listed, None);
+        assert_eq!(caught.stray_channels, Vec::<String>::new());
+        // The bridge is not the record's and no stored reply creates it.
+        assert_eq!(caught.stray_bridges, vec![ari_id("r1.7", "br")]);
+        assert_eq!(
+            caught.events,
+            vec![
+                wit::Event::StateChanged("b1".into()),
+                wit::Event::DialStatus(wit::DialOutcome {
+                    leg: "b1".into(),
+                    status: wit::DialStatus::Answer,
+                }),
+            ]
+        );
+        assert!(record.legs["b1"].dial_settled);
+        assert_eq!(record.legs["b1"].model.state, "Up");
+    }
 }

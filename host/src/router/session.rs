@@ -11,7 +11,7 @@
 use super::budget::Budget;
 use super::call::{CALLER, CallRecord, DESTROY_GRACE, ENTRY_TIMEOUT, LegPhase};
 use super::check::check;
-use super::durable::{CallImage, Journal, ReplyImage};
+use super::durable::{CallImage, Journal, ReplyImage, StoredLeg};
 use super::execute::{DialGate, Executed, StartAt, execute, failure};
 use super::observe::{Observation, Observer};
 use super::queue::{CallInputs, CallQueue};
@@ -236,7 +236,7 @@ impl Session {
             legs: r
                 .legs
                 .iter()
-                .map(|(h, l)| (h.clone(), (**l).clone()))
+                .map(|(h, l)| (h.clone(), StoredLeg::from(&**l)))
                 .collect(),
             bridges: r.bridges.clone(),
             playbacks: r.playbacks.clone(),
@@ -364,6 +364,31 @@ impl Session {
         }
     }
 
+    /// Hangs up channels and destroys bridges of a reply lost with the router (in the
+    /// background: the call goes on meanwhile, and they are not its legs).
+    fn clear_strays(&self, channels: Vec<String>, bridges: Vec<String>) {
+        if channels.is_empty() && bridges.is_empty() {
+            return;
+        }
+        let rest = self.rest.clone();
+        tokio::spawn(async move {
+            for id in channels {
+                if let Err(e) = rest.hangup(&id, 16).await
+                    && e.status() != Some(404)
+                {
+                    tracing::warn!(channel = %id, error = %crate::log_text::escaped(&e), "hanging up a channel of a lost reply failed");
+                }
+            }
+            for id in bridges {
+                if let Err(e) = rest.destroy_bridge(&id).await
+                    && e.status() != Some(404)
+                {
+                    tracing::warn!(bridge = %id, error = %crate::log_text::escaped(&e), "destroying a bridge of a lost reply failed");
+                }
+            }
+        });
+    }
+
     /// Applies an input to the record; the contract events it means for the plugin.
     fn absorb(&mut self, input: CallInput) -> Vec<wit::Event> {
         match input {
@@ -400,7 +425,13 @@ impl Session {
                 let mut events = Vec::new();
                 if self.resuming {
                     self.resuming = false;
-                    events = super::restore::catch_up(&mut self.record, &listed);
+                    let caught = super::restore::catch_up(
+                        &mut self.record,
+                        &listed,
+                        self.unfinished.as_ref(),
+                    );
+                    events = caught.events;
+                    self.clear_strays(caught.stray_channels, caught.stray_bridges);
                 }
                 let vanished: Vec<String> = self
                     .record
@@ -495,13 +526,15 @@ impl Session {
             if let Some(state) = reply.state {
                 self.record.state = state;
             }
-            // Before anything goes out: after a crash the reply is finished, not lost.
+            // Queued before anything goes out, not waited for: a dial waits for its own write,
+            // which covers this one. A crash before it is stored loses this reply (at most
+            // this one; docs/decisions.md says what happens then).
             if !reply.commands.is_empty() {
                 let image = ReplyImage {
                     commands: reply.commands.clone(),
                     next: 0,
                 };
-                self.write_image(Some(image), true).await;
+                self.write_image(Some(image), false).await;
             }
             if tracing::enabled!(tracing::Level::DEBUG) {
                 // The first commands are the story; a flood is summed up by its count.
