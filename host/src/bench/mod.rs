@@ -71,6 +71,58 @@ pub struct Target {
     pub met: bool,
 }
 
+/// The call store's cost alone: the router at `rate` with the store on and off, alternating
+/// `runs` times (so a busy machine weighs on both alike), then the store's bytes per call in
+/// flight. For tuning (`[store] sync`) and checking a change; writes no report.
+pub async fn store_cost(
+    plugins: &std::path::Path,
+    rate: f64,
+    runs: usize,
+    progress: &dyn Fn(&str),
+) -> Result<(), String> {
+    let cache = std::env::temp_dir().join(format!("callwasm-bench-cache-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&cache);
+    let early_dial = plugins.join("early_dial.wasm");
+    let calls = (rate * 5.0) as usize;
+    let (mut on, mut off) = (Vec::new(), Vec::new());
+    for run in 1..=runs {
+        for store in [true, false] {
+            progress(&format!(
+                "run {run}/{runs}, store {}: {calls} calls at {rate:.0} calls/s",
+                if store { "on" } else { "off" }
+            ));
+            let point = load::router_at(rate, calls, &early_dial, &cache, false, store).await?;
+            progress(&point_line(&point));
+            if store { &mut on } else { &mut off }.push(point);
+        }
+    }
+    let median = |points: &[RatePoint], f: fn(&RatePoint) -> f64| {
+        let mut v: Vec<f64> = points.iter().map(f).collect();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (cpu_on, cpu_off) = (
+        median(&on, |p| p.cpu_us_per_call),
+        median(&off, |p| p.cpu_us_per_call),
+    );
+    let (p99_on, p99_off) = (
+        median(&on, |p| p.dial_p99_ms),
+        median(&off, |p| p.dial_p99_ms),
+    );
+    progress(&format!(
+        "medians: CPU {cpu_on:.0} µs/call on, {cpu_off:.0} off ({:+.1}%); dial p99 {p99_on:.2} ms on, {p99_off:.2} off ({:+.2} ms)",
+        (cpu_on / cpu_off - 1.0) * 100.0,
+        p99_on - p99_off
+    ));
+    let memory = load::memory(10_000, &early_dial, &cache).await?;
+    progress(&format!(
+        "store with {} calls in flight: {:.0} bytes per call (database and log files), {:.0} of rows",
+        memory.calls_in_flight, memory.store_bytes_per_call, memory.store_row_bytes_per_call
+    ));
+    let _ = std::fs::remove_dir_all(&cache);
+    Ok(())
+}
+
 /// Runs every measurement, reporting progress through `progress`.
 pub async fn run(options: &Options, progress: &dyn Fn(&str)) -> Result<Report, String> {
     let (mut rates, seconds, held, events, log_runs) = if options.quick {

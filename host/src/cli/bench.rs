@@ -22,6 +22,10 @@ pub struct BenchArgs {
     /// Offered rates to run the seed flow at, calls/s (default 250,500,1000,1500,2000).
     #[arg(long, value_delimiter = ',')]
     rates: Option<Vec<f64>>,
+    /// Measure only the call store's cost: the router with the store on and off, alternating
+    /// this many times at the first rate (default 1,000 calls/s). Prints; writes nothing.
+    #[arg(long, value_name = "RUNS")]
+    store: Option<usize>,
 }
 
 fn target_dir() -> PathBuf {
@@ -66,6 +70,25 @@ pub fn run(args: BenchArgs, log_switch: Box<bench::LogSwitch>) -> ExitCode {
         }
     };
     let progress = |line: &str| eprintln!("bench: {line}");
+    if let Some(runs) = args.store {
+        let rate = options
+            .rates
+            .as_ref()
+            .and_then(|r| r.first().copied())
+            .unwrap_or(1000.0);
+        return match runtime.block_on(bench::store_cost(
+            &options.plugins,
+            rate,
+            runs.max(1),
+            &progress,
+        )) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: the benchmark could not measure: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let report = match runtime.block_on(bench::run(&options, &progress)) {
         Ok(r) => r,
         Err(e) => {

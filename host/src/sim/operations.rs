@@ -922,6 +922,7 @@ fn schedule_hangup(shared: &Arc<Shared>, id: &str, delay: Duration, cause: i64) 
         let mut state = lock(&shared.state);
         if let Some(channel) = state.channels.get(&id) {
             let request = far_request(&channel.endpoint, cause);
+            note_far_end(&mut state, &id);
             hang_up(&mut state, &id, request, cause);
         }
     });
@@ -935,9 +936,17 @@ fn schedule_far_hangup(shared: &Arc<Shared>, id: &str, delay: Duration) {
         tokio::time::sleep(delay).await;
         let mut state = lock(&shared.state);
         if state.channels.contains_key(&id) {
+            note_far_end(&mut state, &id);
             hang_up(&mut state, &id, None, 16);
         }
     });
+}
+
+/// Notes (with the journal on) that `id`'s far end hung up.
+fn note_far_end(state: &mut State, id: &str) {
+    if let Some(ends) = &mut state.far_ends {
+        ends.push((std::time::Instant::now(), id.to_string()));
+    }
 }
 
 pub(super) use crate::ari::cause_text;
@@ -967,6 +976,7 @@ pub(super) const CANCEL: i64 = 127;
 /// any other far end sends a BYE (or its reject); those subscribed to it hear ChannelDestroyed
 /// with `cause`.
 pub(super) fn far_hangup(state: &mut State, id: &str, cause: i64) {
+    note_far_end(state, id);
     let up = state
         .channels
         .get(id)

@@ -169,10 +169,12 @@ impl Sim {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default()
             .as_secs();
+        let far_ends = config.journal.then(Vec::new);
         let shared = Arc::new(Shared {
             config,
             state: Mutex::new(State {
                 epoch,
+                far_ends,
                 ..State::default()
             }),
             faults: Mutex::new(Faults::default()),
@@ -285,6 +287,15 @@ impl Sim {
     /// The journal with the time each request arrived.
     pub fn journal_timed(&self) -> Vec<(Instant, String)> {
         lock(&self.shared.journal).clone()
+    }
+
+    /// When each far end hung up (with the journal on): a caller's phone or a callee, by
+    /// channel id.
+    pub fn far_ends(&self) -> Vec<(Instant, String)> {
+        lock(&self.shared.state)
+            .far_ends
+            .clone()
+            .unwrap_or_default()
     }
 
     /// Inbound calls whose Stasis() failed because no socket held their app.

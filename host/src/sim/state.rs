@@ -118,6 +118,9 @@ pub(crate) struct State {
     pub epoch: u64,
     /// Inbound calls whose Stasis() failed because no socket held their app.
     pub refused_entries: u64,
+    /// With the journal on: when each far end hung up (a caller's phone, a callee), by
+    /// channel id, so a test can tell who ended a call.
+    pub far_ends: Option<Vec<(std::time::Instant, String)>>,
 }
 
 impl State {
