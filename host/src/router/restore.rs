@@ -145,6 +145,32 @@ pub fn catch_up(
     caught
 }
 
+/// After the event stream of a running router came back: dialed legs Asterisk now lists as up
+/// answered while the stream was down, and the plugin hears it (`state-changed`, `dial-status
+/// answer`). Only that: an answer cannot be undone, so a list fetched a moment before a newer
+/// event cannot move a leg backwards; legs that went away are the resync's hangups.
+pub fn answered_meanwhile(record: &mut CallRecord, listed: &Listed) -> Vec<wit::Event> {
+    let mut events = Vec::new();
+    for (handle, leg) in record.legs.iter_mut() {
+        if !leg.dialed || leg.dial_settled || leg.model.state == "Up" {
+            continue;
+        }
+        let Some(now) = listed.channels.get(&leg.ari_id) else {
+            continue;
+        };
+        if now.state == "Up" {
+            leg.model = now.clone();
+            leg.dial_settled = true;
+            events.push(wit::Event::StateChanged(handle.clone()));
+            events.push(wit::Event::DialStatus(wit::DialOutcome {
+                leg: handle.clone(),
+                status: wit::DialStatus::Answer,
+            }));
+        }
+    }
+    events
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,6 +263,32 @@ mod tests {
             ]
         );
         assert!(record.legs["b1"].dial_settled);
+        assert_eq!(record.legs["b1"].model.state, "Up");
+    }
+
+    #[test]
+    fn a_running_router_hears_of_an_answer_its_stream_missed_and_nothing_older() {
+        let (mut record, listed) = call_and_lists("Up");
+        let mut b1 = Leg::inbound(channel(&ari_id("r1.7", "b1"), "Ringing"));
+        (b1.created, b1.dialed) = (true, true);
+        record.legs.insert("b1".into(), Box::new(b1));
+        assert_eq!(
+            answered_meanwhile(&mut record, &listed),
+            vec![
+                wit::Event::StateChanged("b1".into()),
+                wit::Event::DialStatus(wit::DialOutcome {
+                    leg: "b1".into(),
+                    status: wit::DialStatus::Answer,
+                }),
+            ]
+        );
+        // Heard once; and a list older than the leg's own news changes nothing.
+        assert!(answered_meanwhile(&mut record, &listed).is_empty());
+        let (_, ringing) = call_and_lists("Ringing");
+        if let Some(b1) = record.legs.get_mut("b1") {
+            b1.dial_settled = false;
+        }
+        assert!(answered_meanwhile(&mut record, &ringing).is_empty());
         assert_eq!(record.legs["b1"].model.state, "Up");
     }
 }

@@ -422,17 +422,18 @@ impl Session {
                 vec![wit::Event::Timer(name)]
             }
             CallInput::Resynced { live, at, listed } => {
-                let mut events = Vec::new();
-                if self.resuming {
+                let mut events = if self.resuming {
                     self.resuming = false;
                     let caught = super::restore::catch_up(
                         &mut self.record,
                         &listed,
                         self.unfinished.as_ref(),
                     );
-                    events = caught.events;
                     self.clear_strays(caught.stray_channels, caught.stray_bridges);
-                }
+                    caught.events
+                } else {
+                    super::restore::answered_meanwhile(&mut self.record, &listed)
+                };
                 let vanished: Vec<String> = self
                     .record
                     .legs
