@@ -152,12 +152,22 @@ pub fn traffic(rate: f64, count: usize, exten: &str, hangup_after_answer: bool) 
 
 /// The router's config for the bench: one tenant, early-dial, limits out of the way; a fresh
 /// instance per event (the default) or warm ones (`reuse`).
+/// How a run keeps its calls: in memory only, or in a call store synced this way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    Memory,
+    Store(crate::store::SyncMode),
+}
+
+/// The default: a store synced in full.
+pub const STORE: Keep = Keep::Store(crate::store::SyncMode::Full);
+
 fn router_config(
     sim: &SimProcess,
     plugin: &Path,
     cache: &Path,
     reuse: bool,
-    store: bool,
+    keep: Keep,
 ) -> Result<Config, String> {
     let mut settings = String::new();
     for (k, v) in early_dial_settings() {
@@ -179,10 +189,12 @@ fn router_config(
     // Each run its own store file: the last run's router may still hold its own.
     static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    config.store = if store {
-        crate::store::StoreConfig::in_dir(&cache.join(format!("store-{n}")))
-    } else {
-        crate::store::StoreConfig::in_memory()
+    config.store = match keep {
+        Keep::Store(sync) => crate::store::StoreConfig {
+            sync,
+            ..crate::store::StoreConfig::in_dir(&cache.join(format!("store-{n}")))
+        },
+        Keep::Memory => crate::store::StoreConfig::in_memory(),
     };
     Ok(config)
 }
@@ -252,10 +264,10 @@ pub async fn router_at(
     plugin: &Path,
     cache: &Path,
     reuse: bool,
-    store: bool,
+    keep: Keep,
 ) -> Result<RatePoint, String> {
     let sim = SimProcess::start(&traffic(rate, calls, "agent", true))?;
-    let config = router_config(&sim, plugin, cache, reuse, store)?;
+    let config = router_config(&sim, plugin, cache, reuse, keep)?;
     let (observer, mut observations) = Observer::timings();
     let router = Router::new(&config, observer).map_err(|e| e.to_string())?;
     let (stop, shutdown) = tokio::sync::watch::channel(false);
@@ -296,10 +308,11 @@ pub async fn router_at(
         cpu,
         sim_cpu,
     };
-    let client = match (reuse, store) {
+    let client = match (reuse, keep) {
         (true, _) => "router (reuse)",
-        (false, true) => "router",
-        (false, false) => "router (store off)",
+        (false, STORE) => "router",
+        (false, Keep::Store(_)) => "router (store sync normal)",
+        (false, Keep::Memory) => "router (store off)",
     };
     let mut point = summarize(client, rate, calls, collected);
     point.plugin_us_per_call = Some(plugin_time.as_secs_f64() * 1e6 / ended.max(1) as f64);
@@ -355,7 +368,7 @@ fn row_bytes(db: &Path) -> (u64, u64) {
 /// bridge with a leg that rings until well after the measurement).
 pub async fn memory(calls: usize, plugin: &Path, cache: &Path) -> Result<MemoryFigure, String> {
     let sim = SimProcess::start(&traffic(2000.0, calls, "ringforever", false))?;
-    let config = router_config(&sim, plugin, cache, false, true)?;
+    let config = router_config(&sim, plugin, cache, false, STORE)?;
     let store_file = config.store.path.clone();
     let (observer, mut observations) = Observer::timings();
     let router = Router::new(&config, observer).map_err(|e| e.to_string())?;

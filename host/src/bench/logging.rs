@@ -54,12 +54,12 @@ pub async fn measure(
     let (mut bytes, mut lines, mut logged_calls) = (0usize, 0usize, 0usize);
     let mut all_completed = true;
     for _ in 0..runs {
-        let quiet = load::router_at(rate, calls, plugin, cache, false, true).await?;
+        let quiet = load::router_at(rate, calls, plugin, cache, false, load::STORE).await?;
         all_completed &= quiet.completed == calls;
         warn.push(quiet.cpu_us_per_call);
 
         switch(Some(&file))?;
-        let logged = load::router_at(rate, calls, plugin, cache, false, true).await;
+        let logged = load::router_at(rate, calls, plugin, cache, false, load::STORE).await;
         // Put the log back before anything else can fail, so errors reach the terminal.
         switch(None)?;
         let logged = logged?;

@@ -84,16 +84,27 @@ pub async fn store_cost(
     let _ = std::fs::remove_dir_all(&cache);
     let early_dial = plugins.join("early_dial.wasm");
     let calls = (rate * 5.0) as usize;
-    let (mut on, mut off) = (Vec::new(), Vec::new());
+    use crate::store::SyncMode;
+    let (mut on, mut normal, mut off) = (Vec::new(), Vec::new(), Vec::new());
     for run in 1..=runs {
-        for store in [true, false] {
+        for (keep, what) in [
+            (load::STORE, "store on (sync full)"),
+            (
+                load::Keep::Store(SyncMode::Normal),
+                "store on (sync normal)",
+            ),
+            (load::Keep::Memory, "store off"),
+        ] {
             progress(&format!(
-                "run {run}/{runs}, store {}: {calls} calls at {rate:.0} calls/s",
-                if store { "on" } else { "off" }
+                "run {run}/{runs}, {what}: {calls} calls at {rate:.0} calls/s"
             ));
-            let point = load::router_at(rate, calls, &early_dial, &cache, false, store).await?;
+            let point = load::router_at(rate, calls, &early_dial, &cache, false, keep).await?;
             progress(&point_line(&point));
-            if store { &mut on } else { &mut off }.push(point);
+            match keep {
+                load::STORE => on.push(point),
+                load::Keep::Store(_) => normal.push(point),
+                load::Keep::Memory => off.push(point),
+            }
         }
     }
     let median = |points: &[RatePoint], f: fn(&RatePoint) -> f64| {
@@ -109,10 +120,19 @@ pub async fn store_cost(
         median(&on, |p| p.dial_p99_ms),
         median(&off, |p| p.dial_p99_ms),
     );
+    let (cpu_normal, p99_normal) = (
+        median(&normal, |p| p.cpu_us_per_call),
+        median(&normal, |p| p.dial_p99_ms),
+    );
     progress(&format!(
         "medians: CPU {cpu_on:.0} µs/call on, {cpu_off:.0} off ({:+.1}%); dial p99 {p99_on:.2} ms on, {p99_off:.2} off ({:+.2} ms)",
         (cpu_on / cpu_off - 1.0) * 100.0,
         p99_on - p99_off
+    ));
+    progress(&format!(
+        "medians with sync normal: CPU {cpu_normal:.0} µs/call ({:+.1}%); dial p99 {p99_normal:.2} ms ({:+.2} ms)",
+        (cpu_normal / cpu_off - 1.0) * 100.0,
+        p99_normal - p99_off
     ));
     let memory = load::memory(10_000, &early_dial, &cache).await?;
     progress(&format!(
@@ -230,7 +250,8 @@ pub async fn run(options: &Options, progress: &dyn Fn(&str)) -> Result<Report, S
             next(format!(
                 "seed flow, router ({mode}), {rate:.0} calls/s offered ({calls} calls)"
             ));
-            let point = load::router_at(*rate, calls, &early_dial, &cache, reuse, true).await?;
+            let point =
+                load::router_at(*rate, calls, &early_dial, &cache, reuse, load::STORE).await?;
             progress(&point_line(&point));
             load.push(point);
         }
@@ -238,7 +259,9 @@ pub async fn run(options: &Options, progress: &dyn Fn(&str)) -> Result<Report, S
             next(format!(
                 "seed flow, router (store off: calls in memory only), {rate:.0} calls/s offered ({calls} calls)"
             ));
-            let point = load::router_at(*rate, calls, &early_dial, &cache, false, false).await?;
+            let point =
+                load::router_at(*rate, calls, &early_dial, &cache, false, load::Keep::Memory)
+                    .await?;
             progress(&point_line(&point));
             load.push(point);
         }

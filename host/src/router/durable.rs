@@ -191,18 +191,26 @@ pub struct Journal {
     pub instance: std::sync::Arc<str>,
 }
 
+/// What a call last wrote, so that an unchanged image is not written again (a row write costs
+/// the store a page or more and a share of a commit; replies often change nothing it keeps).
+#[derive(Debug, Default)]
+pub struct LastWrite {
+    ticket: Option<Ticket>,
+    /// A hash of the version, the state bytes and the image's JSON.
+    digest: u64,
+}
+
 impl Journal {
-    /// Queues a call's image.
-    #[allow(clippy::too_many_arguments)]
+    /// Queues a call's image unless it is what the call last wrote; the ticket to wait for
+    /// either way (None when it could not be written).
     pub fn write(
         &self,
-        call_id: &str,
-        server: &str,
-        tenant: &str,
-        version: &str,
+        row: (&str, &str, &str, &str),
         state: &[u8],
         image: &CallImage,
+        last: &mut LastWrite,
     ) -> Option<Ticket> {
+        let (call_id, server, tenant, version) = row;
         let record = match serde_json::to_string(image) {
             Ok(json) => json,
             Err(e) => {
@@ -210,7 +218,18 @@ impl Journal {
                 return None;
             }
         };
-        Some(self.store.put(CallRow {
+        let digest = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            (version, state, &record).hash(&mut h);
+            h.finish()
+        };
+        if let Some(ticket) = last.ticket
+            && last.digest == digest
+        {
+            return Some(ticket);
+        }
+        let ticket = self.store.put(CallRow {
             call_id: call_id.into(),
             instance: self.instance.to_string(),
             server: server.into(),
@@ -219,7 +238,12 @@ impl Journal {
             state: state.to_vec(),
             record,
             written_ms: crate::store::now_ms(),
-        }))
+        });
+        *last = LastWrite {
+            ticket: Some(ticket),
+            digest,
+        };
+        Some(ticket)
     }
 
     /// Waits for `ticket` (bounded by [`DURABLE_WAIT`]); says once per call when it could not.

@@ -105,6 +105,8 @@ pub struct Session {
     journal: Option<Journal>,
     /// The store could not take a write the call waited for (said once).
     store_warned: bool,
+    /// What the call last wrote to the store.
+    last_write: super::durable::LastWrite,
     /// When the call opened, on the wall clock (kept in the image).
     opened_ms: i64,
     /// Read back from the store after a restart: nothing is delivered until Asterisk's lists
@@ -187,6 +189,7 @@ impl Session {
             plugin_time: std::time::Duration::ZERO,
             journal: parts.journal,
             store_warned: false,
+            last_write: Default::default(),
             opened_ms: crate::store::now_ms(),
             resuming: false,
             unfinished: None,
@@ -259,14 +262,13 @@ impl Session {
             return;
         };
         let image = self.image(reply);
-        let ticket = journal.write(
-            &self.record.id,
-            &self.record.server,
-            &self.tenant.name,
-            &self.version.hash,
-            &self.record.state,
-            &image,
+        let row = (
+            self.record.id.as_str(),
+            self.record.server.as_str(),
+            self.tenant.name.as_str(),
+            self.version.hash.as_str(),
         );
+        let ticket = journal.write(row, &self.record.state, &image, &mut self.last_write);
         if wait && let Some(ticket) = ticket {
             journal.wait(ticket, &mut self.store_warned).await;
         }

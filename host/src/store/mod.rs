@@ -150,6 +150,11 @@ pub trait Backend: Send + 'static {
     fn calls(&mut self, instance: &str) -> Result<Vec<CallRow>, StoreError>;
     /// `tenant`'s versions, oldest first.
     fn versions(&mut self, tenant: &str) -> Result<Vec<VersionRow>, StoreError>;
+    /// Housekeeping the writer runs between commits: `idle` when nothing is queued. Work
+    /// that stalls commits (a checkpoint) belongs here, not in `apply`.
+    fn tend(&mut self, idle: bool) {
+        let _ = idle;
+    }
 }
 
 /// Why the store cannot be used; each names the store and what to do.

@@ -9,10 +9,11 @@
 //! its own bound and is told.
 
 use super::{Backend, CallRow, Change, StoreError, VersionRow};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::oneshot;
 
 /// A queued change's place in line: it is durable once the writer has committed this far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -31,9 +32,19 @@ struct Queue {
 struct Shared {
     queue: Mutex<Queue>,
     wake: Condvar,
-    committed: watch::Sender<u64>,
+    /// The last ticket committed.
+    committed: AtomicU64,
+    /// Who waits for which ticket. Each commit wakes only the waiters it covers: with
+    /// thousands of calls waiting at once, waking every waiter on every commit (a broadcast)
+    /// cost more than the commits.
+    waiters: Mutex<BTreeMap<u64, Vec<oneshot::Sender<()>>>>,
+    /// The writer has stopped: nobody will be woken.
+    stopped: AtomicBool,
     trouble: Mutex<Option<StoreError>>,
 }
+
+/// Past this many tickets waited for, waiters that gave up are swept out.
+const SWEEP_WAITERS_ABOVE: usize = 4096;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -56,7 +67,9 @@ impl Store {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
             wake: Condvar::new(),
-            committed: watch::channel(0).0,
+            committed: AtomicU64::new(0),
+            waiters: Mutex::new(BTreeMap::new()),
+            stopped: AtomicBool::new(false),
             trouble: Mutex::new(None),
         });
         let thread = std::thread::Builder::new()
@@ -64,7 +77,11 @@ impl Store {
             .spawn({
                 let shared = shared.clone();
                 let name = name.clone();
-                move || write_loop(backend, &shared, &name)
+                move || {
+                    write_loop(backend, &shared, &name);
+                    shared.stopped.store(true, Ordering::Release);
+                    lock(&shared.waiters).clear(); // their receivers hear the writer stopped
+                }
             })
             .map_err(|e| StoreError::Failed {
                 path: name.clone(),
@@ -114,10 +131,31 @@ impl Store {
 
     /// Waits until `ticket`'s change is committed, for at most `bound`; Err says why not.
     pub async fn durable(&self, ticket: Ticket, bound: Duration) -> Result<(), String> {
-        let mut committed = self.shared.committed.subscribe();
-        let waited = tokio::time::timeout(bound, committed.wait_for(|c| *c >= ticket.0)).await;
-        match waited {
-            Ok(Ok(_)) => Ok(()),
+        let shared = &self.shared;
+        let done = || shared.committed.load(Ordering::Acquire) >= ticket.0;
+        if done() {
+            return Ok(());
+        }
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut waiters = lock(&shared.waiters);
+            // The writer moves `committed` on and takes its waiters under this lock.
+            if done() {
+                return Ok(());
+            }
+            if shared.stopped.load(Ordering::Acquire) {
+                return Err(format!("{}: the writer stopped", self.name));
+            }
+            if waiters.len() > SWEEP_WAITERS_ABOVE {
+                waiters.retain(|_, w| {
+                    w.retain(|tx| !tx.is_closed());
+                    !w.is_empty()
+                });
+            }
+            waiters.entry(ticket.0).or_default().push(tx);
+        }
+        match tokio::time::timeout(bound, rx).await {
+            Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(format!("{}: the writer stopped", self.name)),
             Err(_) => Err(match self.trouble() {
                 Some(e) => e.to_string(),
@@ -177,7 +215,20 @@ fn write_loop(mut backend: Box<dyn Backend>, shared: &Shared, name: &str) {
                 if lock(&shared.trouble).take().is_some() {
                     tracing::warn!(store = %name, "the call store is written again");
                 }
-                shared.committed.send_replace(upto);
+                let woken = {
+                    let mut waiters = lock(&shared.waiters);
+                    shared.committed.store(upto, Ordering::Release);
+                    let later = waiters.split_off(&(upto + 1));
+                    std::mem::replace(&mut *waiters, later)
+                };
+                for tx in woken.into_values().flatten() {
+                    let _ = tx.send(());
+                }
+                let idle = {
+                    let q = lock(&shared.queue);
+                    q.calls.is_empty() && q.others.is_empty()
+                };
+                backend.tend(idle);
                 pause = Duration::from_millis(50);
             }
             Err(e) => {
