@@ -349,8 +349,10 @@ pub async fn floor_at(rate: f64, calls: usize) -> Result<RatePoint, String> {
 /// cannot be read).
 fn row_bytes(db: &Path) -> (u64, u64) {
     let read = || -> rusqlite::Result<(i64, i64)> {
+        // Read-write: a WAL database kept in exclusive mode has no shared-memory file, which
+        // a read-only connection needs.
         let conn =
-            rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+            rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)?;
         conn.query_row(
             "SELECT COALESCE(SUM(length(call_id) + length(instance) + length(server) + length(tenant) \
              + length(version) + length(state) + length(record) + 8), 0), COUNT(*) FROM calls",
