@@ -255,3 +255,18 @@ impl Backend for Sqlite {
         rows.collect::<Result<Vec<_>, _>>().map_err(fail)
     }
 }
+
+#[cfg(test)]
+impl Sqlite {
+    /// Caps the database at its current size (None lifts the cap): SQLite then answers
+    /// SQLITE_FULL to a write that needs another page, as it does on a full disk.
+    pub(crate) fn cap_at_current_size(&self, capped: bool) -> rusqlite::Result<()> {
+        let pages: i64 = if capped {
+            self.conn.query_row("PRAGMA page_count", [], |r| r.get(0))?
+        } else {
+            1_073_741_823
+        };
+        self.conn
+            .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))
+    }
+}

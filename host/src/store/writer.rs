@@ -263,3 +263,96 @@ fn write_loop(mut backend: Box<dyn Backend>, shared: &Shared, name: &str) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SyncMode;
+    use crate::store::sqlite::Sqlite;
+    use std::sync::atomic::AtomicBool;
+
+    /// The real SQLite store, capped at its size while `full` is set (the disk is full).
+    struct FillingDisk {
+        store: Sqlite,
+        full: Arc<AtomicBool>,
+    }
+
+    impl Backend for FillingDisk {
+        fn apply(&mut self, changes: &[Change]) -> Result<(), StoreError> {
+            let full = self.full.load(Ordering::SeqCst);
+            self.store
+                .cap_at_current_size(full)
+                .map_err(|e| StoreError::Failed {
+                    path: "cap".into(),
+                    detail: e.to_string(),
+                })?;
+            self.store.apply(changes)
+        }
+        fn calls(&mut self, instance: &str) -> Result<Vec<CallRow>, StoreError> {
+            self.store.calls(instance)
+        }
+        fn versions(&mut self, tenant: &str) -> Result<Vec<VersionRow>, StoreError> {
+            self.store.versions(tenant)
+        }
+    }
+
+    fn row(call: &str, state_bytes: usize) -> CallRow {
+        CallRow {
+            call_id: call.into(),
+            instance: "r1".into(),
+            server: "pbx1".into(),
+            tenant: "acme".into(),
+            version: "v1".into(),
+            state: vec![7; state_bytes],
+            record: "{}".into(),
+            written_ms: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_full_disk_is_named_calls_go_on_and_the_writes_land_once_there_is_room() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("r1.calls.db");
+        let full = Arc::new(AtomicBool::new(false));
+        let backend = FillingDisk {
+            store: Sqlite::open(&path, SyncMode::Full).expect("open"),
+            full: full.clone(),
+        };
+        let store = Store::start(Box::new(backend), path.display().to_string()).expect("start");
+        let first = store.put(row("r1.1", 10));
+        store
+            .durable(first, Duration::from_secs(10))
+            .await
+            .expect("written while there is room");
+
+        full.store(true, Ordering::SeqCst);
+        // A call's state that needs new pages: the commit fails, the caller is told why
+        // within its bound, and the row stays queued.
+        let big = store.put(row("r1.2", 200_000));
+        let told = store
+            .durable(big, Duration::from_millis(300))
+            .await
+            .expect_err("not durable while the disk is full");
+        let expected = StoreError::Full {
+            path: path.display().to_string(),
+        };
+        assert_eq!(told, expected.to_string());
+        assert_eq!(store.trouble(), Some(expected));
+
+        full.store(false, Ordering::SeqCst);
+        store
+            .durable(big, Duration::from_secs(10))
+            .await
+            .expect("written once there is room again");
+        assert_eq!(store.trouble(), None);
+        store.close();
+
+        let mut reopened = Sqlite::open(&path, SyncMode::Full).expect("reopen");
+        let rows = reopened.calls("r1").expect("rows");
+        let sizes: Vec<(String, usize)> = rows
+            .iter()
+            .map(|r| (r.call_id.clone(), r.state.len()))
+            .collect();
+        assert_eq!(sizes, vec![("r1.1".into(), 10), ("r1.2".into(), 200_000)]);
+    }
+}
