@@ -1233,15 +1233,8 @@ async fn a_router_killed_mid_call_carries_its_calls_on_after_a_restart() {
         ),
     )
     .expect("write config");
-    let start = || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_callwasm"))
-            .args(["run", "--config"])
-            .arg(&path)
-            .env("STATE_DIRECTORY", dir.path())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("callwasm run")
-    };
+    let log = dir.path().join("routers.log");
+    let start = || RunningRouter::start(&path, dir.path(), &log);
     let mut first = start();
     wait_for("the first router listens", || sim.listening("router")).await;
     let mut callers = Vec::new();
@@ -1259,8 +1252,7 @@ async fn a_router_killed_mid_call_carries_its_calls_on_after_a_restart() {
             .count()
     };
     wait_for("every leg dialed", || dials() == 4).await;
-    first.kill().expect("SIGKILL");
-    let _ = first.wait();
+    first.kill();
     let second = start();
     // The legs answer and the callers hang up while the second router drives the calls.
     wait_for("every channel and bridge gone", || {
@@ -1268,14 +1260,8 @@ async fn a_router_killed_mid_call_carries_its_calls_on_after_a_restart() {
     })
     .await;
     let journal = sim.journal();
-    let output = tokio::task::spawn_blocking(move || {
-        let mut second = second;
-        let _ = second.kill();
-        second.wait_with_output().expect("second router's output")
-    })
-    .await
-    .expect("join");
-    let log = String::from_utf8_lossy(&output.stderr);
+    drop(second);
+    let log = std::fs::read_to_string(&log).expect("the routers' log");
     assert_eq!(
         log.matches("call carried on after a restart").count(),
         4,
@@ -1297,6 +1283,105 @@ async fn a_router_killed_mid_call_carries_its_calls_on_after_a_restart() {
         );
     }
     assert!(log.contains("outcome=\"completed\""), "{log}");
+}
+
+/// A router killed in the middle of a reply (its create sent, its dial not yet) is restarted
+/// on the same store and finishes the reply: the leg is dialed, once, and the call goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_cut_by_a_kill_before_its_dial_is_finished_with_one_dial() {
+    let sim = Sim::start(sim_config()).await.expect("sim");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("router.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "instance = \"r1\"\n[servers.pbx1]\nurl = \"{}\"\nuser = \"asterisk\"\npassword = \"asterisk\"\n{}",
+            sim.base_url(),
+            EARLY_DIAL.replace(
+                "{early_dial}",
+                &common::plugin_path("early-dial").display().to_string()
+            )
+        ),
+    )
+    .expect("write config");
+    let log = dir.path().join("routers.log");
+    let start = || RunningRouter::start(&path, dir.path(), &log);
+    let mut first = start();
+    wait_for("the first router listens", || sim.listening("router")).await;
+    // Asterisk answers slowly: the reply stops at its create for three seconds.
+    sim.faults(|f| f.rest_delay = Duration::from_secs(3));
+    let mut call = inbound("alice");
+    call.behaviour.hangup_after_answer = Some(Duration::from_millis(300));
+    let caller = sim.place_call(&call);
+    let sent = |what: &str| sim.journal().iter().filter(|r| r.starts_with(what)).count();
+    wait_for("the create sent", || sent("POST /channels/create") == 1).await;
+    // The reply was written before its first command; give the writer time to commit it.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    first.kill();
+    assert_eq!(sent("POST /channels/cw-"), 0, "no dial before the kill");
+    sim.faults(|f| f.rest_delay = Duration::ZERO);
+    let second = start();
+    wait_for(
+        "the caller answered and gone, and everything with it",
+        || {
+            sim.channel(&caller).is_none()
+                && sim.channel_ids().is_empty()
+                && sim.bridge_ids().is_empty()
+        },
+    )
+    .await;
+    let journal = sim.journal();
+    drop(second);
+    let log = std::fs::read_to_string(&log).expect("the routers' log");
+    assert!(
+        log.contains("finishing the reply a restart interrupted"),
+        "{log}"
+    );
+    let dials: Vec<&String> = journal
+        .iter()
+        .filter(|r| r.starts_with("POST /channels/cw-") && r.contains("/dial"))
+        .collect();
+    assert_eq!(dials.len(), 1, "the leg dialed once: {journal:#?}");
+    assert!(
+        journal.contains(&format!("POST /channels/{caller}/answer")),
+        "the call went on to its answer: {journal:#?}"
+    );
+}
+
+/// `callwasm run` in its own process, appending its log to a file; killed (SIGKILL) when
+/// dropped, so a failing test leaves no router running behind it.
+struct RunningRouter(std::process::Child);
+
+impl RunningRouter {
+    fn start(config: &std::path::Path, state: &std::path::Path, log: &std::path::Path) -> Self {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .expect("log file");
+        RunningRouter(
+            std::process::Command::new(env!("CARGO_BIN_EXE_callwasm"))
+                .args(["run", "--config"])
+                .arg(config)
+                .env("STATE_DIRECTORY", state)
+                .stdout(std::process::Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("callwasm run"),
+        )
+    }
+
+    /// SIGKILL, and wait for it to be gone.
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for RunningRouter {
+    fn drop(&mut self) {
+        self.kill();
+    }
 }
 
 /// Waits until `done` holds, or fails naming `what` after 30 s.

@@ -72,7 +72,9 @@ pub async fn execute(
     let mut index = from.index;
     while index < commands.len() {
         let command = &commands[index];
-        if from.resumed && done_already(call, command) {
+        // The dial whose mark was just written is marked dialed and must still go out.
+        let marked_here = matches!(gate, DialGate::Closed { cleared: Some(i) } if i == index);
+        if from.resumed && !marked_here && done_already(call, command) {
             index += 1;
             continue;
         }

@@ -27,7 +27,16 @@ struct Queue {
     others: Vec<Change>,
     last_ticket: u64,
     closing: bool,
+    /// When the oldest change waiting was queued.
+    since: Option<std::time::Instant>,
+    /// Someone waits for a change waiting: commit now.
+    waited: bool,
 }
+
+/// How long a change nobody waits for may wait to share a commit with others. A commit costs
+/// the same few page writes and a sync whether it carries one row or fifty; a call waits only
+/// for the write before its dial, which commits at once.
+const GATHER: Duration = Duration::from_millis(5);
 
 struct Shared {
     queue: Mutex<Queue>,
@@ -101,6 +110,7 @@ impl Store {
 
     fn enqueue(&self, key: Option<String>, change: Change) -> Ticket {
         let mut q = lock(&self.shared.queue);
+        q.since.get_or_insert_with(std::time::Instant::now);
         q.last_ticket += 1;
         let ticket = Ticket(q.last_ticket);
         match key {
@@ -154,6 +164,8 @@ impl Store {
             }
             waiters.entry(ticket.0).or_default().push(tx);
         }
+        lock(&shared.queue).waited = true;
+        shared.wake.notify_one();
         match tokio::time::timeout(bound, rx).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(format!("{}: the writer stopped", self.name)),
@@ -206,6 +218,20 @@ fn write_loop(mut backend: Box<dyn Backend>, shared: &Shared, name: &str) {
             if q.calls.is_empty() && q.others.is_empty() {
                 return; // closing, and nothing left
             }
+            // Gather: until someone waits, or the oldest change has waited long enough.
+            while !q.waited && !q.closing {
+                let waited_for = q.since.map_or(GATHER, |t| t.elapsed());
+                let Some(left) = GATHER.checked_sub(waited_for).filter(|l| !l.is_zero()) else {
+                    break;
+                };
+                q = shared
+                    .wake
+                    .wait_timeout(q, left)
+                    .map(|(q, _)| q)
+                    .unwrap_or_else(|p| p.into_inner().0);
+            }
+            q.waited = false;
+            q.since = None;
             let mut batch = std::mem::take(&mut q.others);
             batch.extend(q.calls.drain().map(|(_, change)| change));
             (batch, q.last_ticket, q.closing)
@@ -256,6 +282,7 @@ fn write_loop(mut backend: Box<dyn Backend>, shared: &Shared, name: &str) {
                 }
                 others.append(&mut q.others);
                 q.others = others;
+                q.since.get_or_insert_with(std::time::Instant::now);
                 drop(q);
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(MAX_RETRY_PAUSE);
