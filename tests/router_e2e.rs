@@ -1219,20 +1219,11 @@ async fn a_router_killed_mid_call_carries_its_calls_on_after_a_restart() {
     let sim = Sim::start(config).await.expect("sim");
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("router.toml");
-    std::fs::write(
+    write_run_config(
         &path,
-        format!(
-            "instance = \"r1\"\n[servers.pbx1]\nurl = \"{}\"\nuser = \"asterisk\"\npassword = \"asterisk\"\n{}",
-            sim.base_url(),
-            EARLY_DIAL
-                .replace("dial_timeout = 2", "dial_timeout = 30")
-                .replace(
-                    "{early_dial}",
-                    &common::plugin_path("early-dial").display().to_string()
-                )
-        ),
-    )
-    .expect("write config");
+        &sim,
+        &EARLY_DIAL.replace("dial_timeout = 2", "dial_timeout = 30"),
+    );
     let log = dir.path().join("routers.log");
     let start = || RunningRouter::start(&path, dir.path(), &log);
     let mut first = start();
@@ -1292,18 +1283,7 @@ async fn a_reply_cut_by_a_kill_before_its_dial_is_finished_with_one_dial() {
     let sim = Sim::start(sim_config()).await.expect("sim");
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("router.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "instance = \"r1\"\n[servers.pbx1]\nurl = \"{}\"\nuser = \"asterisk\"\npassword = \"asterisk\"\n{}",
-            sim.base_url(),
-            EARLY_DIAL.replace(
-                "{early_dial}",
-                &common::plugin_path("early-dial").display().to_string()
-            )
-        ),
-    )
-    .expect("write config");
+    write_run_config(&path, &sim, EARLY_DIAL);
     let log = dir.path().join("routers.log");
     let start = || RunningRouter::start(&path, dir.path(), &log);
     let mut first = start();
@@ -1346,6 +1326,23 @@ async fn a_reply_cut_by_a_kill_before_its_dial_is_finished_with_one_dial() {
         journal.contains(&format!("POST /channels/{caller}/answer")),
         "the call went on to its answer: {journal:#?}"
     );
+}
+
+/// Writes a `callwasm run` config at `path`: instance r1, the simulator as server pbx1, and
+/// `tenants` (early-dial's path filled in).
+fn write_run_config(path: &std::path::Path, sim: &Sim, tenants: &str) {
+    std::fs::write(
+        path,
+        format!(
+            "instance = \"r1\"\n[servers.pbx1]\nurl = \"{}\"\nuser = \"asterisk\"\npassword = \"asterisk\"\n{}",
+            sim.base_url(),
+            tenants.replace(
+                "{early_dial}",
+                &common::plugin_path("early-dial").display().to_string()
+            )
+        ),
+    )
+    .expect("write config");
 }
 
 /// `callwasm run` in its own process, appending its log to a file; killed (SIGKILL) when
