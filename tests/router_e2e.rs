@@ -1295,8 +1295,25 @@ async fn a_reply_cut_by_a_kill_before_its_dial_is_finished_with_one_dial() {
     let caller = sim.place_call(&call);
     let sent = |what: &str| sim.journal().iter().filter(|r| r.starts_with(what)).count();
     wait_for("the create sent", || sent("POST /channels/create") == 1).await;
-    // The reply was written before its first command; give the writer time to commit it.
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // The reply was queued for the store before its first command went out; wait until a
+    // commit has put the call's row in the write-ahead log (the call id is in it as text),
+    // rather than for a time a loaded machine could outlast.
+    let call_id = sim
+        .journal()
+        .iter()
+        .find_map(|r| r.split("channelId=cw-").nth(1))
+        .and_then(|rest| rest.split("-agent").next())
+        .map(String::from)
+        .expect("the leg's id names the call");
+    let wal = dir.path().join("r1.calls.db-wal");
+    wait_for("the reply committed", || {
+        std::fs::read(&wal).is_ok_and(|bytes| {
+            bytes
+                .windows(call_id.len())
+                .any(|w| w == call_id.as_bytes())
+        })
+    })
+    .await;
     first.kill();
     assert_eq!(sent("POST /channels/cw-"), 0, "no dial before the kill");
     sim.faults(|f| f.rest_delay = Duration::ZERO);
