@@ -57,9 +57,6 @@ pub struct MemoryFigure {
     pub bytes_per_call: f64,
     /// The call store's files (database and write-ahead log) over the calls in flight.
     pub store_bytes_per_call: f64,
-    /// The stored rows' own bytes (ids, names, state bytes, image) per call, read back after
-    /// the router stopped.
-    pub store_row_bytes_per_call: f64,
 }
 
 /// The simulated Asterisk as a child process (`callwasm sim --config`), killed on drop.
@@ -345,27 +342,6 @@ pub async fn floor_at(rate: f64, calls: usize) -> Result<RatePoint, String> {
     Ok(summarize("floor", rate, calls, collected))
 }
 
-/// The bytes of the call rows in the store at `db` and how many there are ((0, 0) when it
-/// cannot be read).
-fn row_bytes(db: &Path) -> (u64, u64) {
-    let read = || -> rusqlite::Result<(i64, i64)> {
-        // Read-write: a WAL database kept in exclusive mode has no shared-memory file, which
-        // a read-only connection needs.
-        let conn =
-            rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)?;
-        conn.query_row(
-            "SELECT COALESCE(SUM(length(call_id) + length(instance) + length(server) + length(tenant) \
-             + length(version) + length(state) + length(record) + 8), 0), COUNT(*) FROM calls",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-    };
-    match read() {
-        Ok((bytes, rows)) => (bytes.max(0) as u64, rows.max(0) as u64),
-        Err(_) => (0, 0),
-    }
-}
-
 /// The router's resident memory before and with `calls` calls in flight (each caller in a
 /// bridge with a leg that rings until well after the measurement).
 pub async fn memory(calls: usize, plugin: &Path, cache: &Path) -> Result<MemoryFigure, String> {
@@ -404,7 +380,6 @@ pub async fn memory(calls: usize, plugin: &Path, cache: &Path) -> Result<MemoryF
     let _ = stop.send(true);
     drop(sim);
     let _ = tokio::time::timeout(Duration::from_secs(10), serving).await;
-    let row_bytes = store_file.as_deref().map(row_bytes).unwrap_or((0, 0));
     if in_flight < calls {
         return Err(format!(
             "only {in_flight} of {calls} calls were in flight ({dialed} dialed)"
@@ -416,6 +391,5 @@ pub async fn memory(calls: usize, plugin: &Path, cache: &Path) -> Result<MemoryF
         rss_with_calls_bytes: rss_with,
         bytes_per_call: rss_with.saturating_sub(rss_before) as f64 / in_flight as f64,
         store_bytes_per_call: store_bytes as f64 / in_flight as f64,
-        store_row_bytes_per_call: row_bytes.0 as f64 / row_bytes.1.max(1) as f64,
     })
 }

@@ -136,8 +136,8 @@ pub async fn store_cost(
     ));
     let memory = load::memory(10_000, &early_dial, &cache).await?;
     progress(&format!(
-        "store with {} calls in flight: {:.0} bytes per call (database and log files), {:.0} of rows",
-        memory.calls_in_flight, memory.store_bytes_per_call, memory.store_row_bytes_per_call
+        "store with {} calls in flight: {:.0} bytes per call (database and log files)",
+        memory.calls_in_flight, memory.store_bytes_per_call
     ));
     let _ = std::fs::remove_dir_all(&cache);
     Ok(())
