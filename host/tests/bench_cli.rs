@@ -80,10 +80,6 @@ fn a_quick_bench_run_writes_every_figure() {
         for client in ["router", "router (reuse)"] {
             want.push((client.to_string(), rate, calls));
         }
-        // At the reference rate, the router with its calls in memory only too.
-        if rate == 400 {
-            want.push(("router (store off)".to_string(), rate, calls));
-        }
         want.push(("floor".to_string(), rate, calls));
     }
     assert_eq!(load, want, "every call of every run completed");
@@ -105,6 +101,26 @@ fn a_quick_bench_run_writes_every_figure() {
         "{logging}"
     );
     assert!(!stderr.contains("call started"), "{stderr}");
+    // The store's cost, at the rate nearest 500 calls/s: one run each of on, on with sync
+    // full, and off, every figure measured.
+    let store = &json["store"];
+    assert_eq!(store["rate"], 400.0, "{store}");
+    assert_eq!(store["runs"], 1, "{store}");
+    assert_eq!(store["calls_per_run"], 400, "{store}");
+    for figure in [
+        "cpu_on_us",
+        "cpu_full_us",
+        "cpu_off_us",
+        "p99_on_ms",
+        "p99_full_ms",
+        "p99_off_ms",
+    ] {
+        assert!(
+            store[figure].as_f64().is_some_and(|v| v > 0.0),
+            "{figure}: {store}"
+        );
+    }
+    assert!(store["store_threads_us"].is_f64(), "{store}");
     let targets = json["targets"].as_array().expect("targets");
     assert_eq!(targets.len(), 8);
     assert!(
@@ -120,6 +136,7 @@ fn a_quick_bench_run_writes_every_figure() {
     assert!(md.contains("A quick run"));
     assert!(md.contains("callwasm bench --quick"));
     assert!(md.contains("## The info log"));
+    assert!(md.contains("## The call store"));
     let svg = std::fs::read_to_string(out.path().join("benchmarks.svg")).expect("svg written");
     assert!(
         svg.starts_with("<svg") && svg.contains("<polyline") && svg.trim_end().ends_with("</svg>")

@@ -45,6 +45,10 @@ pub struct RatePoint {
     pub plugin_cpu_us_per_call: Option<f64>,
     /// The simulator's CPU per completed call (its own process, /proc/<pid>/stat).
     pub sim_cpu_us_per_call: Option<f64>,
+    /// CPU of the call store's threads per call (router with the store on): the writer's
+    /// commits and the checkpoints. The rest of the store's cost (each call's image) is on
+    /// the runtime's threads.
+    pub store_cpu_us_per_call: Option<f64>,
     pub plugin_failures: usize,
 }
 
@@ -147,8 +151,6 @@ pub fn traffic(rate: f64, count: usize, exten: &str, hangup_after_answer: bool) 
     text
 }
 
-/// The router's config for the bench: one tenant, early-dial, limits out of the way; a fresh
-/// instance per event (the default) or warm ones (`reuse`).
 /// How a run keeps its calls: in memory only, or in a call store synced this way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Keep {
@@ -156,9 +158,11 @@ pub enum Keep {
     Store(crate::store::SyncMode),
 }
 
-/// The default: a store synced in full.
-pub const STORE: Keep = Keep::Store(crate::store::SyncMode::Full);
+/// The default: a store whose log is synced within 20 ms of a commit.
+pub const STORE: Keep = Keep::Store(crate::store::SyncMode::Normal);
 
+/// The router's config for the bench: one tenant, early-dial, limits out of the way; a fresh
+/// instance per event (the default) or warm ones (`reuse`).
 fn router_config(
     sim: &SimProcess,
     plugin: &Path,
@@ -247,6 +251,7 @@ fn summarize(client: &str, rate: f64, calls: usize, c: Collected) -> RatePoint {
         cpu_us_per_call: per_call(cpu),
         plugin_us_per_call: None,
         plugin_cpu_us_per_call: None,
+        store_cpu_us_per_call: None,
         sim_cpu_us_per_call: sim_cpu.map(per_call),
         plugin_failures: 0,
     }
@@ -271,6 +276,7 @@ pub async fn router_at(
     let sim_before = sys::cpu_of(sim.pid());
     let cpu_before = sys::own_cpu();
     let plugin_before = sys::threads_cpu("plugin-bench");
+    let store_before = sys::threads_cpu("call-store");
     let began = Instant::now();
     let serving = tokio::spawn(router.run(shutdown));
 
@@ -292,6 +298,7 @@ pub async fn router_at(
     let elapsed = began.elapsed();
     let cpu = sys::own_cpu().saturating_sub(cpu_before);
     let plugin_cpu = sys::threads_cpu_since(&plugin_before, &sys::threads_cpu("plugin-bench"));
+    let store_cpu = sys::threads_cpu_since(&store_before, &sys::threads_cpu("call-store"));
     let sim_cpu = sim_before
         .zip(sys::cpu_of(sim.pid()))
         .map(|(a, b)| b.saturating_sub(a));
@@ -308,12 +315,15 @@ pub async fn router_at(
     let client = match (reuse, keep) {
         (true, _) => "router (reuse)",
         (false, STORE) => "router",
-        (false, Keep::Store(_)) => "router (store sync normal)",
+        (false, Keep::Store(_)) => "router (store sync full)",
         (false, Keep::Memory) => "router (store off)",
     };
     let mut point = summarize(client, rate, calls, collected);
     point.plugin_us_per_call = Some(plugin_time.as_secs_f64() * 1e6 / ended.max(1) as f64);
     point.plugin_cpu_us_per_call = Some(plugin_cpu.as_secs_f64() * 1e6 / ended.max(1) as f64);
+    if keep != Keep::Memory {
+        point.store_cpu_us_per_call = Some(store_cpu.as_secs_f64() * 1e6 / ended.max(1) as f64);
+    }
     point.plugin_failures = failures;
     Ok(point)
 }

@@ -56,6 +56,7 @@ pub struct Report {
     /// The rate the per-call figures and ratios are read at.
     pub reference_rate: f64,
     pub memory: MemoryFigure,
+    pub store: StoreCost,
     /// The router's CPU per call with its log at `info` against `warn` (None when the run had
     /// no log switch).
     pub logging: Option<LogFigure>,
@@ -71,9 +72,100 @@ pub struct Target {
     pub met: bool,
 }
 
-/// The call store's cost alone: the router at `rate` with the store on and off, alternating
-/// `runs` times (so a busy machine weighs on both alike), then the store's bytes per call in
-/// flight. For tuning (`[store] sync`) and checking a change; writes no report.
+/// The call store's cost: the router at one rate with the store on (the default), on with
+/// `sync = "full"`, and off, alternating (so a busy machine weighs on all alike); medians.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoreCost {
+    pub rate: f64,
+    pub calls_per_run: usize,
+    pub runs: usize,
+    pub cpu_on_us: f64,
+    pub cpu_full_us: f64,
+    pub cpu_off_us: f64,
+    /// CPU of the store's own threads per call (writer, checkpoints), store on.
+    pub store_threads_us: f64,
+    pub p99_on_ms: f64,
+    pub p99_full_ms: f64,
+    pub p99_off_ms: f64,
+    pub p50_on_ms: f64,
+    pub p50_off_ms: f64,
+}
+
+impl StoreCost {
+    /// CPU per call, store on against off.
+    pub fn cpu_increase(&self) -> f64 {
+        self.cpu_on_us / self.cpu_off_us.max(1e-9) - 1.0
+    }
+}
+
+/// Measures [`StoreCost`]: `runs` rounds at `rate`, `calls` calls a run.
+pub async fn measure_store(
+    early_dial: &std::path::Path,
+    cache: &std::path::Path,
+    (rate, calls): (f64, usize),
+    runs: usize,
+    progress: &dyn Fn(&str),
+) -> Result<StoreCost, String> {
+    use crate::store::SyncMode;
+    let (mut on, mut full, mut off) = (Vec::new(), Vec::new(), Vec::new());
+    for run in 1..=runs {
+        for (keep, what) in [
+            (load::STORE, "store on (the default, sync normal)"),
+            (load::Keep::Store(SyncMode::Full), "store on (sync full)"),
+            (load::Keep::Memory, "store off"),
+        ] {
+            progress(&format!(
+                "run {run}/{runs}, {what}: {calls} calls at {rate:.0} calls/s"
+            ));
+            let point = load::router_at(rate, calls, early_dial, cache, false, keep).await?;
+            progress(&point_line(&point));
+            match keep {
+                load::STORE => on.push(point),
+                load::Keep::Store(_) => full.push(point),
+                load::Keep::Memory => off.push(point),
+            }
+        }
+    }
+    let median = |points: &[RatePoint], f: fn(&RatePoint) -> f64| {
+        let mut v: Vec<f64> = points.iter().map(f).collect();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let cost = StoreCost {
+        rate,
+        calls_per_run: calls,
+        runs,
+        cpu_on_us: median(&on, |p| p.cpu_us_per_call),
+        cpu_full_us: median(&full, |p| p.cpu_us_per_call),
+        cpu_off_us: median(&off, |p| p.cpu_us_per_call),
+        store_threads_us: median(&on, |p| p.store_cpu_us_per_call.unwrap_or(0.0)),
+        p99_on_ms: median(&on, |p| p.dial_p99_ms),
+        p99_full_ms: median(&full, |p| p.dial_p99_ms),
+        p99_off_ms: median(&off, |p| p.dial_p99_ms),
+        p50_on_ms: median(&on, |p| p.dial_p50_ms),
+        p50_off_ms: median(&off, |p| p.dial_p50_ms),
+    };
+    progress(&format!(
+        "medians: CPU {:.0} µs/call on, {:.0} off ({:+.1}%); dial p99 {:.2} ms on, {:.2} off ({:+.2} ms)",
+        cost.cpu_on_us,
+        cost.cpu_off_us,
+        cost.cpu_increase() * 100.0,
+        cost.p99_on_ms,
+        cost.p99_off_ms,
+        cost.p99_on_ms - cost.p99_off_ms
+    ));
+    progress(&format!(
+        "medians with sync full: CPU {:.0} µs/call ({:+.1}%); dial p99 {:.2} ms ({:+.2} ms)",
+        cost.cpu_full_us,
+        (cost.cpu_full_us / cost.cpu_off_us.max(1e-9) - 1.0) * 100.0,
+        cost.p99_full_ms,
+        cost.p99_full_ms - cost.p99_off_ms
+    ));
+    Ok(cost)
+}
+
+/// `callwasm bench --store`: [`measure_store`] and the store's bytes per call in flight,
+/// printed (for tuning `[store]` and checking a change; writes no report).
 pub async fn store_cost(
     plugins: &std::path::Path,
     rate: f64,
@@ -84,56 +176,7 @@ pub async fn store_cost(
     let _ = std::fs::remove_dir_all(&cache);
     let early_dial = plugins.join("early_dial.wasm");
     let calls = (rate * 5.0) as usize;
-    use crate::store::SyncMode;
-    let (mut on, mut normal, mut off) = (Vec::new(), Vec::new(), Vec::new());
-    for run in 1..=runs {
-        for (keep, what) in [
-            (load::STORE, "store on (sync full)"),
-            (
-                load::Keep::Store(SyncMode::Normal),
-                "store on (sync normal)",
-            ),
-            (load::Keep::Memory, "store off"),
-        ] {
-            progress(&format!(
-                "run {run}/{runs}, {what}: {calls} calls at {rate:.0} calls/s"
-            ));
-            let point = load::router_at(rate, calls, &early_dial, &cache, false, keep).await?;
-            progress(&point_line(&point));
-            match keep {
-                load::STORE => on.push(point),
-                load::Keep::Store(_) => normal.push(point),
-                load::Keep::Memory => off.push(point),
-            }
-        }
-    }
-    let median = |points: &[RatePoint], f: fn(&RatePoint) -> f64| {
-        let mut v: Vec<f64> = points.iter().map(f).collect();
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    let (cpu_on, cpu_off) = (
-        median(&on, |p| p.cpu_us_per_call),
-        median(&off, |p| p.cpu_us_per_call),
-    );
-    let (p99_on, p99_off) = (
-        median(&on, |p| p.dial_p99_ms),
-        median(&off, |p| p.dial_p99_ms),
-    );
-    let (cpu_normal, p99_normal) = (
-        median(&normal, |p| p.cpu_us_per_call),
-        median(&normal, |p| p.dial_p99_ms),
-    );
-    progress(&format!(
-        "medians: CPU {cpu_on:.0} µs/call on, {cpu_off:.0} off ({:+.1}%); dial p99 {p99_on:.2} ms on, {p99_off:.2} off ({:+.2} ms)",
-        (cpu_on / cpu_off - 1.0) * 100.0,
-        p99_on - p99_off
-    ));
-    progress(&format!(
-        "medians with sync normal: CPU {cpu_normal:.0} µs/call ({:+.1}%); dial p99 {p99_normal:.2} ms ({:+.2} ms)",
-        (cpu_normal / cpu_off - 1.0) * 100.0,
-        p99_normal - p99_off
-    ));
+    measure_store(&early_dial, &cache, (rate, calls), runs, progress).await?;
     let memory = load::memory(10_000, &early_dial, &cache).await?;
     progress(&format!(
         "store with {} calls in flight: {:.0} bytes per call (database and log files)",
@@ -165,6 +208,14 @@ pub async fn run(options: &Options, progress: &dyn Fn(&str)) -> Result<Report, S
         .copied()
         .min_by(|a, b| (a - 1000.0).abs().total_cmp(&(b - 1000.0).abs()))
         .ok_or("no offered rate to run")?;
+    // The store's cost is read at 500 calls/s, or the nearest run: a rate this 2-core machine
+    // holds without the store, so that what is measured is the store and not a queue.
+    let store_rate = rates
+        .iter()
+        .copied()
+        .min_by(|a, b| (a - 500.0).abs().total_cmp(&(b - 500.0).abs()))
+        .ok_or("no offered rate to run")?;
+    let store_runs = if options.quick { 1 } else { 3 };
     let cache = std::env::temp_dir().join(format!("callwasm-bench-cache-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&cache);
     let early_dial = options.plugins.join("early_dial.wasm");
@@ -199,7 +250,7 @@ pub async fn run(options: &Options, progress: &dyn Fn(&str)) -> Result<Report, S
             commands: 4,
         },
     ];
-    // Dispatch per subject and natively, three runs per rate, memory, the store-off run, and
+    // Dispatch per subject and natively, three runs per rate, memory, the store's cost, and
     // the logging runs.
     let steps =
         subjects.len() + 1 + rates.len() * 3 + 2 + usize::from(options.log_switch.is_some());
@@ -255,16 +306,6 @@ pub async fn run(options: &Options, progress: &dyn Fn(&str)) -> Result<Report, S
             progress(&point_line(&point));
             load.push(point);
         }
-        if *rate == reference_rate {
-            next(format!(
-                "seed flow, router (store off: calls in memory only), {rate:.0} calls/s offered ({calls} calls)"
-            ));
-            let point =
-                load::router_at(*rate, calls, &early_dial, &cache, false, load::Keep::Memory)
-                    .await?;
-            progress(&point_line(&point));
-            load.push(point);
-        }
         next(format!(
             "seed flow, floor, {rate:.0} calls/s offered ({calls} calls)"
         ));
@@ -272,6 +313,20 @@ pub async fn run(options: &Options, progress: &dyn Fn(&str)) -> Result<Report, S
         progress(&point_line(&point));
         load.push(point);
     }
+
+    next(format!(
+        "the call store's cost: the router at {store_rate:.0} calls/s with the store on, on \
+         with sync full, and off ({store_runs} runs each)"
+    ));
+    let store_calls = (store_rate * seconds) as usize;
+    let store = measure_store(
+        &early_dial,
+        &cache,
+        (store_rate, store_calls),
+        store_runs,
+        progress,
+    )
+    .await?;
 
     let mut logging = None;
     if let Some(switch) = &options.log_switch {
@@ -312,6 +367,7 @@ pub async fn run(options: &Options, progress: &dyn Fn(&str)) -> Result<Report, S
         load,
         reference_rate,
         memory,
+        store,
         logging,
         targets: Vec::new(),
     };
@@ -321,7 +377,7 @@ pub async fn run(options: &Options, progress: &dyn Fn(&str)) -> Result<Report, S
 
 fn point_line(p: &RatePoint) -> String {
     format!(
-        "      {} of {} calls, {}; dial p50 {:.2} ms p99 {:.2} ms; CPU {:.0} µs/call{}; simulator {}",
+        "      {} of {} calls, {}; dial p50 {:.2} ms p99 {:.2} ms; CPU {:.0} µs/call{}{}; simulator {}",
         p.completed,
         p.calls,
         if p.kept_up { "kept up" } else { "FELL BEHIND" },
@@ -330,6 +386,9 @@ fn point_line(p: &RatePoint) -> String {
         p.cpu_us_per_call,
         p.plugin_cpu_us_per_call
             .map(|t| format!(" (plugin threads {t:.0} µs)"))
+            .unwrap_or_default(),
+        p.store_cpu_us_per_call
+            .map(|t| format!(" (store threads {t:.0} µs)"))
             .unwrap_or_default(),
         p.sim_cpu_us_per_call
             .map(|t| format!("{t:.0} µs/call"))

@@ -106,7 +106,10 @@ pub async fn execute(
                     .collect();
                 (create(call, rest, c, &vars).await, vars.len())
             }
-            _ => (run_one(call, rest, command, timers, queue).await, 0),
+            _ => (
+                run_one(call, rest, command, timers, queue, marked_here).await,
+                0,
+            ),
         };
         if let Err(e) = result {
             return Executed::Failed(failure(
@@ -294,12 +297,15 @@ async fn create(
     Ok(())
 }
 
+/// `marked`: the command is a dial its session recorded (leg marked dialed, counted) before
+/// it goes.
 async fn run_one(
     call: &mut CallRecord,
     rest: &Rest,
     command: &Command,
     timers: &mut Timers,
     queue: &CallQueue,
+    marked: bool,
 ) -> Result<(), AriError> {
     let id_of = |call: &CallRecord, h: &str| {
         call.legs
@@ -339,9 +345,14 @@ async fn run_one(
                 if let Some(l) = call.legs.get_mut(&d.leg) {
                     l.dialed = false;
                 }
+                if marked {
+                    call.dials = call.dials.saturating_sub(1);
+                }
                 return Err(e);
             }
-            call.dials = call.dials.saturating_add(1);
+            if !marked {
+                call.dials = call.dials.saturating_add(1);
+            }
             if let Some(l) = call.legs.get_mut(&d.leg) {
                 l.dialed = true;
             }

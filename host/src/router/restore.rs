@@ -171,6 +171,23 @@ pub fn answered_meanwhile(record: &mut CallRecord, listed: &Listed) -> Vec<wit::
     events
 }
 
+/// Whether a restart tells the plugin `event` again if its reply was lost: a hangup (the leg
+/// is gone from the lists), an answer or a state change (the lists show the leg up), a
+/// timer (its deadline is in the stored image and fires late, at once). A reply to anything
+/// else (the call's start, a digit, a playback's end) is lost for good unless written first.
+pub fn told_again_after_restart(event: &wit::Event) -> bool {
+    matches!(
+        event,
+        wit::Event::HungUp(_)
+            | wit::Event::StateChanged(_)
+            | wit::Event::Timer(_)
+            | wit::Event::DialStatus(wit::DialOutcome {
+                status: wit::DialStatus::Answer,
+                ..
+            })
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,6 +15,7 @@ use super::durable::{CallImage, Journal, ReplyImage, StoredLeg};
 use super::execute::{DialGate, Executed, StartAt, execute, failure};
 use super::observe::{Observation, Observer};
 use super::queue::{CallInputs, CallQueue};
+use super::restore::told_again_after_restart;
 use super::table::CallTable;
 use super::tenant::{OnFailure, Tenant, TenantCounters};
 use super::timers::Timers;
@@ -531,8 +532,10 @@ impl Session {
             }
             // Queued before anything goes out, not waited for: a dial waits for its own write,
             // which covers this one. A crash before it is stored loses this reply (at most
-            // this one; docs/decisions.md says what happens then).
-            if !reply.commands.is_empty() {
+            // this one; docs/decisions.md says what happens then). Not written for an event a
+            // restart tells the plugin again from Asterisk's lists: losing its reply costs
+            // nothing that is not made again.
+            if !reply.commands.is_empty() && !told_again_after_restart(&event) {
                 let image = ReplyImage {
                     commands: reply.commands.clone(),
                     next: 0,
@@ -651,12 +654,16 @@ impl Session {
                         && let Some(leg) = self.record.legs.get_mut(&d.leg)
                     {
                         leg.dialed = true;
+                        self.record.dials = self.record.dials.saturating_add(1);
                     }
-                    let image = ReplyImage {
+                    // A dial that ends the reply leaves nothing to finish: stored without
+                    // the reply, the image is the one written after it, which is then
+                    // not written again (one row fewer for most calls' first reply).
+                    let image = (index + 1 < commands.len()).then(|| ReplyImage {
                         commands: commands.to_vec(),
                         next: index + 1,
-                    };
-                    self.write_image(Some(image), true).await;
+                    });
+                    self.write_image(image, true).await;
                     from = index;
                     gate = DialGate::Closed {
                         cleared: Some(index),

@@ -32,9 +32,10 @@ pub struct StoreConfig {
     /// policy to their callers.
     #[serde(default = "durable_by_default")]
     pub durable: bool,
-    /// `full` (the default): each group commit is on disk before it counts, so a power loss
-    /// loses no more than a kill does. `normal`: commits reach the operating system only (a
-    /// kill loses nothing more, a power loss can lose the last moments of calls).
+    /// `normal` (the default): a commit counts once the operating system has it (a killed
+    /// router loses nothing committed) and the log reaches the disk within 20 ms (a power
+    /// loss loses at most that). `full`: each commit is on the disk before it counts, so a
+    /// power loss loses no more than a kill does; every dial then waits for the disk.
     #[serde(default)]
     pub sync: SyncMode,
 }
@@ -98,8 +99,11 @@ impl StoreConfig {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SyncMode {
-    #[default]
+    /// Each commit synced before it counts.
     Full,
+    /// Commits synced within [`sqlite::LOG_SYNCED_WITHIN`] (docs/decisions.md says why this
+    /// is the default).
+    #[default]
     Normal,
 }
 
@@ -150,8 +154,8 @@ pub trait Backend: Send + 'static {
     fn calls(&mut self, instance: &str) -> Result<Vec<CallRow>, StoreError>;
     /// `tenant`'s versions, oldest first.
     fn versions(&mut self, tenant: &str) -> Result<Vec<VersionRow>, StoreError>;
-    /// Housekeeping the writer runs between commits: `idle` when nothing is queued. Work
-    /// that stalls commits (a checkpoint) belongs here, not in `apply`.
+    /// Housekeeping the writer runs after each commit (`idle`: nothing is queued). Work that
+    /// would stall commits (a checkpoint) is started from here, never run inside `apply`.
     fn tend(&mut self, idle: bool) {
         let _ = idle;
     }

@@ -31,6 +31,8 @@ struct Queue {
     since: Option<std::time::Instant>,
     /// Someone waits for a change waiting: commit now.
     waited: bool,
+    /// The writer sleeps until woken (it found nothing queued twice in a row).
+    asleep: bool,
 }
 
 /// How long a change nobody waits for may wait to share a commit with others. A commit costs
@@ -110,6 +112,10 @@ impl Store {
 
     fn enqueue(&self, key: Option<String>, change: Change) -> Ticket {
         let mut q = lock(&self.shared.queue);
+        // Only a sleeping writer needs waking: one gathering or looking in now and then finds
+        // the change by itself, or is woken by whoever waits. (A wake per queued row cost the
+        // writer a context switch each.)
+        let asleep = q.asleep;
         q.since.get_or_insert_with(std::time::Instant::now);
         q.last_ticket += 1;
         let ticket = Ticket(q.last_ticket);
@@ -120,7 +126,9 @@ impl Store {
             None => q.others.push(change),
         }
         drop(q);
-        self.shared.wake.notify_one();
+        if asleep {
+            self.shared.wake.notify_one();
+        }
         ticket
     }
 
@@ -212,8 +220,23 @@ fn write_loop(mut backend: Box<dyn Backend>, shared: &Shared, name: &str) {
     loop {
         let (batch, upto, closing) = {
             let mut q = lock(&shared.queue);
+            // Under load, changes come every few milliseconds: the writer looks in after a
+            // gathering time instead of being woken by each first change. Finding nothing, it
+            // sleeps until woken (an idle router's writer costs nothing).
+            let mut looked = false;
             while q.calls.is_empty() && q.others.is_empty() && !q.closing {
-                q = shared.wake.wait(q).unwrap_or_else(|p| p.into_inner());
+                if looked {
+                    q.asleep = true;
+                    q = shared.wake.wait(q).unwrap_or_else(|p| p.into_inner());
+                    q.asleep = false;
+                } else {
+                    q = shared
+                        .wake
+                        .wait_timeout(q, GATHER)
+                        .map(|(q, _)| q)
+                        .unwrap_or_else(|p| p.into_inner().0);
+                    looked = true;
+                }
             }
             if q.calls.is_empty() && q.others.is_empty() {
                 return; // closing, and nothing left
