@@ -19,6 +19,9 @@ use std::time::{Duration, Instant};
 /// the caller stays after being answered: a call's length, for the "kept up" check.
 const CALL_LENGTH: Duration = Duration::from_millis(250);
 
+/// How long a run waits for its router to stop before it cuts it off.
+const STOP_WAIT: Duration = Duration::from_secs(60);
+
 /// What one run at one offered rate measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct RatePoint {
@@ -50,6 +53,9 @@ pub struct RatePoint {
     /// the runtime's threads.
     pub store_cpu_us_per_call: Option<f64>,
     pub plugin_failures: usize,
+    /// Every call's StasisStart→dial, in ms, sorted (to pool several runs' calls).
+    #[serde(skip)]
+    pub dial_ms: Vec<f64>,
 }
 
 /// The router's memory with calls in flight.
@@ -254,6 +260,7 @@ fn summarize(client: &str, rate: f64, calls: usize, c: Collected) -> RatePoint {
         store_cpu_us_per_call: None,
         sim_cpu_us_per_call: sim_cpu.map(per_call),
         plugin_failures: 0,
+        dial_ms: latencies.iter().map(|d| d.as_secs_f64() * 1e3).collect(),
     }
 }
 
@@ -270,6 +277,12 @@ pub async fn router_at(
 ) -> Result<RatePoint, String> {
     let sim = SimProcess::start(&traffic(rate, calls, "agent", true))?;
     let config = router_config(&sim, plugin, cache, reuse, keep)?;
+    let store_dir = config
+        .store
+        .path
+        .as_ref()
+        .and_then(|p| p.parent())
+        .map(Path::to_path_buf);
     let (observer, mut observations) = Observer::timings();
     let router = Router::new(&config, observer).map_err(|e| e.to_string())?;
     let (stop, shutdown) = tokio::sync::watch::channel(false);
@@ -303,8 +316,17 @@ pub async fn router_at(
         .zip(sys::cpu_of(sim.pid()))
         .map(|(a, b)| b.saturating_sub(a));
     let _ = stop.send(true);
-    let _ = tokio::time::timeout(Duration::from_secs(5), serving).await;
+    // The router stops (finishing its calls' writes and closing its store) before the next
+    // run starts: one still working weighs on the next run's figures. One that fell far
+    // behind is cut off.
+    let abort = serving.abort_handle();
+    if tokio::time::timeout(STOP_WAIT, serving).await.is_err() {
+        abort.abort();
+    }
     drop(sim);
+    if let Some(dir) = store_dir {
+        let _ = std::fs::remove_dir_all(dir);
+    }
     let collected = Collected {
         completed: ended,
         dials,
@@ -389,7 +411,13 @@ pub async fn memory(calls: usize, plugin: &Path, cache: &Path) -> Result<MemoryF
     });
     let _ = stop.send(true);
     drop(sim);
-    let _ = tokio::time::timeout(Duration::from_secs(10), serving).await;
+    let abort = serving.abort_handle();
+    if tokio::time::timeout(STOP_WAIT, serving).await.is_err() {
+        abort.abort();
+    }
+    if let Some(dir) = store_file.as_ref().and_then(|f| f.parent()) {
+        let _ = std::fs::remove_dir_all(dir);
+    }
     if in_flight < calls {
         return Err(format!(
             "only {in_flight} of {calls} calls were in flight ({dialed} dialed)"

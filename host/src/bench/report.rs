@@ -82,7 +82,7 @@ pub fn targets(r: &Report) -> Result<Vec<Target>, String> {
         },
         Target {
             what: format!(
-                "the call store's CPU per call at {:.0} calls/s (store on / off, medians of {})",
+                "the call store's CPU per call at {:.0} calls/s (store on / off, {} runs each)",
                 store.rate, store.runs
             ),
             target: "≤ +15%".into(),
@@ -96,7 +96,7 @@ pub fn targets(r: &Report) -> Result<Vec<Target>, String> {
         },
         Target {
             what: format!(
-                "the call store's p99 StasisStart→dial at {:.0} calls/s (store on − off, medians of {})",
+                "the call store's p99 StasisStart→dial at {:.0} calls/s (store on − off, {} runs each)",
                 store.rate, store.runs
             ),
             target: "≤ +1 ms".into(),
@@ -222,7 +222,8 @@ pub fn markdown(r: &Report) -> String {
     let _ = writeln!(md, "## The call store\n");
     let _ = writeln!(
         md,
-        "The seed flow at {:.0} calls/s ({} calls a run, {} runs of each, alternating; medians), \
+        "The seed flow at {:.0} calls/s ({} calls a run, {} runs of each, alternating; CPU over \
+         all the runs' calls, latencies from all of them), \
          with the call store on as it ships (`sync = \"normal\"`: a commit counts once the \
          system has it, the log is synced within 20 ms), on with `sync = \"full\"` (every \
          commit synced before it counts; each dial waits for the disk), and off \
