@@ -157,15 +157,13 @@ impl Router {
         let mut kept_versions = HashMap::new();
         let mut stored_calls = Vec::new();
         let journal = if config.store.durable {
-            use crate::store::Backend;
-            let path = config.store.file(&instance)?;
-            let mut backend = crate::store::sqlite::Sqlite::open(&path, config.store.sync)?;
-            for name in config.tenants.keys() {
-                kept_versions.insert(name.clone(), backend.versions(name)?);
+            let (mut backend, name) = config.store.open(&instance)?;
+            for tenant in config.tenants.keys() {
+                kept_versions.insert(tenant.clone(), backend.versions(tenant)?);
             }
             stored_calls = backend.calls(&instance)?;
-            let store = crate::store::Store::start(Box::new(backend), path.display().to_string())?;
-            tracing::info!(store = %path.display(), "call store open");
+            let store = crate::store::Store::start(backend, name.clone())?;
+            tracing::info!(store = %name, "call store open");
             Some(durable::Journal {
                 store: Arc::new(store),
                 instance: Arc::from(instance.as_str()),

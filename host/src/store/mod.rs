@@ -11,8 +11,14 @@
 //! The backend is SQLite, compiled in ([`sqlite`]); the schema (host/migrations, run by
 //! refinery) is portable SQL so that a shared PostgreSQL can hold the same tables.
 
+pub mod postgres;
 pub mod sqlite;
 mod writer;
+
+/// The schema's migrations (host/migrations), for both backends.
+mod embedded {
+    refinery::embed_migrations!("migrations");
+}
 
 pub use writer::{Store, Ticket};
 
@@ -28,6 +34,10 @@ pub struct StoreConfig {
     /// directory being `$STATE_DIRECTORY` (systemd's `StateDirectory=`), else
     /// `$XDG_STATE_HOME/callwasm`, else `~/.local/state/callwasm`).
     pub path: Option<PathBuf>,
+    /// A PostgreSQL database instead of the embedded file (`postgresql://user:password@host/db`
+    /// or libpq's `host=… user=… dbname=…`): the store several routers share. `sync` does not
+    /// apply; PostgreSQL's own `synchronous_commit` does.
+    pub url: Option<String>,
     /// `false`: calls live in this process's memory only, and a restart applies the failure
     /// policy to their callers.
     #[serde(default = "durable_by_default")]
@@ -48,6 +58,7 @@ impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
             path: None,
+            url: None,
             durable: true,
             sync: SyncMode::default(),
         }
@@ -68,6 +79,26 @@ impl StoreConfig {
         StoreConfig {
             durable: false,
             ..StoreConfig::default()
+        }
+    }
+
+    /// Opens the store router `instance` uses: the backend, and its name for messages (the
+    /// file, or the URL without its password).
+    pub fn open(&self, instance: &str) -> Result<(Box<dyn Backend>, String), StoreError> {
+        match (&self.url, &self.path) {
+            (Some(_), Some(_)) => Err(StoreError::Failed {
+                path: "[store]".into(),
+                detail: "set either path (the embedded store) or url (PostgreSQL), not both".into(),
+            }),
+            (Some(url), None) => Ok((
+                Box::new(postgres::Postgres::open(url, instance)?),
+                postgres::without_password(url),
+            )),
+            (None, _) => {
+                let path = self.file(instance)?;
+                let backend = sqlite::Sqlite::open(&path, self.sync)?;
+                Ok((Box::new(backend), path.display().to_string()))
+            }
         }
     }
 

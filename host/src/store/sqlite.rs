@@ -15,10 +15,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-mod embedded {
-    refinery::embed_migrations!("migrations");
-}
-
 /// An open SQLite store.
 pub struct Sqlite {
     // Field order is drop order: the connections close before the lock is let go.
@@ -239,7 +235,7 @@ impl Sqlite {
     }
 
     fn migrate(&mut self) -> Result<(), StoreError> {
-        embedded::migrations::runner()
+        super::embedded::migrations::runner()
             .run(&mut self.conn)
             .map(|_| ())
             .map_err(|e| {
