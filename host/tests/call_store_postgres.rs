@@ -80,17 +80,20 @@ impl ThrowawayPostgres {
         self.dir.path().join("data")
     }
 
-    fn run(&self, program: &str, args: &[&str]) {
+    /// One of PostgreSQL's programs, run as the postgres user when the tests run as root.
+    fn command(&self, program: &str) -> Command {
         let path = self.bin.join(program);
-        let root = unsafe { libc::geteuid() } == 0;
-        let mut command = if root {
+        if unsafe { libc::geteuid() } == 0 {
             let mut c = Command::new("runuser");
             c.args(["-u", "postgres", "--"]).arg(&path);
             c
         } else {
             Command::new(&path)
-        };
-        let out = command.args(args).output().expect(program);
+        }
+    }
+
+    fn run(&self, program: &str, args: &[&str]) {
+        let out = self.command(program).args(args).output().expect(program);
         assert!(
             out.status.success(),
             "{program} failed: {}{}",
@@ -111,16 +114,8 @@ fn socket_url(dir: &Path) -> String {
 impl Drop for ThrowawayPostgres {
     fn drop(&mut self) {
         let data = self.data().display().to_string();
-        let path = self.bin.join("pg_ctl");
-        let root = unsafe { libc::geteuid() } == 0;
-        let mut command = if root {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(&path);
-            c
-        } else {
-            Command::new(&path)
-        };
-        let _ = command
+        let _ = self
+            .command("pg_ctl")
             .args(["-D", &data, "-m", "immediate", "-w", "stop"])
             .output();
     }
