@@ -10,540 +10,17 @@
 
 #[path = "../host/tests/common/mod.rs"]
 mod common;
+#[path = "support/under_fire.rs"]
+mod under_fire;
 
-use callwasm::sim::{Behaviour, EndpointRule, InboundCall, Sim, SimConfig};
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use callwasm::sim::Sim;
+use std::path::Path;
 use std::time::{Duration, Instant};
+use under_fire::*;
 
 /// Calls placed per second, and for how long.
 const RATE: u32 = 200;
 const PLACING: Duration = Duration::from_secs(60);
-/// early-dial's ring time before `no-answer`.
-const DIAL_TIMEOUT_S: u64 = 4;
-
-/// What a call's parties do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Plan {
-    /// The callee answers after 1 s; the caller hangs up 1–9 s after being answered.
-    Answered,
-    /// The callee answers after 1 s and hangs up 3 s later.
-    CalleeHangsUp,
-    /// The callee is busy.
-    Busy,
-    /// The callee rings until early-dial's dial timeout.
-    NoAnswer,
-    /// The callee rings; the caller gives up after 2–3.5 s.
-    CallerGivesUp,
-}
-
-const PLANS: [Plan; 5] = [
-    Plan::Answered,
-    Plan::CalleeHangsUp,
-    Plan::Busy,
-    Plan::NoAnswer,
-    Plan::CallerGivesUp,
-];
-
-/// One call the simulator placed.
-struct Placed {
-    caller: String,
-    plan: Plan,
-    /// The endpoint early-dial dials (unique per call).
-    endpoint: String,
-    /// It entered the app (false: no router held the app, Asterisk refused it).
-    entered: bool,
-    at: Instant,
-}
-
-fn sim_config() -> SimConfig {
-    let ms = Duration::from_millis;
-    SimConfig {
-        journal: true,
-        busy_hangup_after: ms(300),
-        endpoints: vec![
-            EndpointRule::new("PJSIP/ans-*", Behaviour::Answer { after: ms(1000) }),
-            EndpointRule::new(
-                "PJSIP/bye-*",
-                Behaviour::AnswerThenHangup {
-                    after: ms(1000),
-                    hold: ms(3000),
-                },
-            ),
-            EndpointRule::new("PJSIP/busy-*", Behaviour::Busy),
-            EndpointRule::new("PJSIP/ring-*", Behaviour::RingForever),
-        ],
-        ..SimConfig::default()
-    }
-}
-
-/// The router's config: early-dial for tenant acme on the simulator; a caller left with no
-/// call goes back to the dialplan at `router-down`, so the journal tells those apart.
-fn write_config(dir: &Path, sim: &Sim) -> PathBuf {
-    let path = dir.join("router.toml");
-    let text = format!(
-        r#"instance = "r1"
-[servers.pbx1]
-url = "{url}"
-user = "asterisk"
-password = "asterisk"
-
-[tenants.acme]
-apps = ["router"]
-plugin = "{plugin}"
-endpoints = ["PJSIP/*"]
-[tenants.acme.settings]
-dial_timeout = {DIAL_TIMEOUT_S}
-[tenants.acme.on_failure]
-action = "continue"
-context = "router-down"
-extension = "s"
-priority = 1
-"#,
-        url = sim.base_url(),
-        plugin = common::plugin_path("early-dial").display(),
-    );
-    std::fs::write(&path, text).expect("write the router's config");
-    path
-}
-
-/// A `callwasm run` process, killed (SIGKILL) when dropped: a failing test leaves no router
-/// running behind it.
-struct RunningRouter(Child);
-
-impl RunningRouter {
-    fn kill(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for RunningRouter {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// The router process of one run, its log in `<dir>/router-<n>.log`.
-fn start_router(dir: &Path, config: &Path, n: usize) -> RunningRouter {
-    let log = std::fs::File::create(dir.join(format!("router-{n}.log"))).expect("log file");
-    RunningRouter(
-        Command::new(env!("CARGO_BIN_EXE_callwasm"))
-            .args(["run", "--config"])
-            .arg(config)
-            .env("STATE_DIRECTORY", dir)
-            .env("CALLWASM_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("callwasm run"),
-    )
-}
-
-/// Places calls at [`RATE`] for [`PLACING`], calling `fault(elapsed)` between calls.
-async fn place_calls(sim: &Sim, seed: u64, mut fault: impl FnMut(Duration)) -> Vec<Placed> {
-    let mut rng = fastrand::Rng::with_seed(seed);
-    let mut placed = Vec::new();
-    let began = Instant::now();
-    let gap = Duration::from_secs(1) / RATE;
-    let mut tick = tokio::time::interval(gap);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let mut n = 0u64;
-    while began.elapsed() < PLACING {
-        tick.tick().await;
-        fault(began.elapsed());
-        n += 1;
-        let plan = PLANS[rng.usize(..PLANS.len())];
-        let target = match plan {
-            Plan::Answered => format!("ans-{n}"),
-            Plan::CalleeHangsUp => format!("bye-{n}"),
-            Plan::Busy => format!("busy-{n}"),
-            Plan::NoAnswer | Plan::CallerGivesUp => format!("ring-{n}"),
-        };
-        let mut call = InboundCall::new("router", "5550100", &target);
-        call.args = vec![target.clone()];
-        match plan {
-            Plan::Answered => {
-                call.behaviour.hangup_after_answer =
-                    Some(Duration::from_millis(rng.u64(1000..=9000)));
-            }
-            Plan::CallerGivesUp => {
-                call.behaviour.hangup_after = Some(Duration::from_millis(rng.u64(2000..=3500)));
-            }
-            _ => {}
-        }
-        let caller = sim.place_call(&call);
-        let entered = sim.channel(&caller).is_some();
-        placed.push(Placed {
-            caller,
-            plan,
-            endpoint: format!("PJSIP/{target}"),
-            entered,
-            at: Instant::now(),
-        });
-    }
-    placed
-}
-
-/// Waits until Asterisk holds no channel and no bridge, for at most `limit`.
-async fn until_all_gone(sim: &Sim, limit: Duration) -> bool {
-    let began = Instant::now();
-    while began.elapsed() < limit {
-        if sim.channel_ids().is_empty() && sim.bridge_ids().is_empty() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    false
-}
-
-/// What the simulator's journal says about the calls, by channel id.
-#[derive(Default)]
-struct Evidence {
-    /// Endpoint → the legs created to it.
-    legs_to: HashMap<String, Vec<String>>,
-    /// Leg → dial requests.
-    dials: HashMap<String, usize>,
-    /// Channel → when the router answered it.
-    answered: HashMap<String, Instant>,
-    /// Channel → the router's hangup requests (cause, when).
-    hung_up: HashMap<String, Vec<(String, Instant)>>,
-    /// Callers sent back to the dialplan by the failure policy.
-    sent_back: HashMap<String, Instant>,
-    /// Bridges taken apart by the router (a channel removed or the bridge destroyed), when.
-    unbridged: HashMap<String, Instant>,
-    /// Channel → when its far end hung up.
-    far_end: HashMap<String, Instant>,
-}
-
-impl Evidence {
-    fn read(sim: &Sim) -> Evidence {
-        let mut e = Evidence::default();
-        for (at, line) in sim.journal_timed() {
-            let Some((method, target)) = line.split_once(' ') else {
-                continue;
-            };
-            let (path, query) = target.split_once('?').unwrap_or((target, ""));
-            let query = query.split(' ').next().unwrap_or("");
-            let param = |name: &str| {
-                query
-                    .split('&')
-                    .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
-                    .map(String::from)
-            };
-            let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-            match (method, parts.as_slice()) {
-                ("POST", ["channels", "create"]) => {
-                    if let (Some(leg), Some(endpoint)) = (param("channelId"), param("endpoint")) {
-                        e.legs_to.entry(endpoint).or_default().push(leg);
-                    }
-                }
-                ("POST", ["channels", id, "dial"]) => {
-                    *e.dials.entry(id.to_string()).or_default() += 1
-                }
-                ("POST", ["channels", id, "answer"]) => {
-                    e.answered.entry(id.to_string()).or_insert(at);
-                }
-                ("POST", ["channels", id, "continue"])
-                    if param("context").as_deref() == Some("router-down") =>
-                {
-                    e.sent_back.insert(id.to_string(), at);
-                }
-                ("DELETE", ["channels", id]) => {
-                    let cause = param("reason_code").unwrap_or_default();
-                    e.hung_up
-                        .entry(id.to_string())
-                        .or_default()
-                        .push((cause, at));
-                }
-                ("POST", ["bridges", id, "removeChannel"]) | ("DELETE", ["bridges", id]) => {
-                    e.unbridged.entry(id.to_string()).or_insert(at);
-                }
-                _ => {}
-            }
-        }
-        for (at, id) in sim.far_ends() {
-            e.far_end.entry(id).or_insert(at);
-        }
-        e
-    }
-
-    /// When the last of the call's channels ended (by the router or a far end).
-    fn end_of(&self, call: &Placed) -> Option<Instant> {
-        let mut ids = vec![call.caller.clone()];
-        ids.extend(
-            self.legs_to
-                .get(&call.endpoint)
-                .cloned()
-                .unwrap_or_default(),
-        );
-        ids.iter()
-            .flat_map(|id| {
-                let far = self.far_end.get(id).copied();
-                let by_router = self
-                    .hung_up
-                    .get(id)
-                    .and_then(|h| h.first())
-                    .map(|(_, at)| *at);
-                [far, by_router]
-            })
-            .flatten()
-            .max()
-    }
-
-    /// Why `call` did not end the way its plan and its plugin say, if it did not. `outages`:
-    /// when the router could not hear Asterisk (a kill until the restarted router listened).
-    fn judge(&self, call: &Placed, outages: &[Instant]) -> Result<(), String> {
-        let caller = &call.caller;
-        let legs = self
-            .legs_to
-            .get(&call.endpoint)
-            .cloned()
-            .unwrap_or_default();
-        if legs.len() > 1 {
-            return Err(format!("{} legs created: {legs:?}", legs.len()));
-        }
-        for leg in &legs {
-            let dials = self.dials.get(leg).copied().unwrap_or(0);
-            // A caller that gives up may leave before its leg is dialed; no leg is ever
-            // dialed twice.
-            let once = dials == 1 || (dials == 0 && call.plan == Plan::CallerGivesUp);
-            if !once {
-                return Err(format!("leg {leg} dialed {dials} times"));
-            }
-        }
-        let leg = legs.first();
-        let caller_hung_up = self.hung_up.get(caller).cloned().unwrap_or_default();
-        let caller_cause = caller_hung_up.first().map(|(c, _)| c.as_str());
-        let answered = self.answered.get(caller);
-        // A leg that ended while the router could not hear Asterisk is only known to have
-        // vanished: the plugin hears `hung-up` without the busy or no-answer that ended it
-        // (the issue's contract), and early-dial then clears the caller with 16.
-        let missed_the_end = caller_hung_up
-            .first()
-            .is_some_and(|(_, at)| outages.iter().any(|o| *o > call.at && o < at));
-        let cleared_with = |cause: &str| {
-            caller_cause == Some(cause) || (missed_the_end && caller_cause == Some("16"))
-        };
-        let expect = |what: &str, holds: bool| {
-            if holds {
-                Ok(())
-            } else {
-                Err(format!(
-                    "expected {what}; leg {leg:?}, caller answered {}, caller hung up by the router {caller_hung_up:?}",
-                    answered.is_some()
-                ))
-            }
-        };
-        match call.plan {
-            Plan::Answered => {
-                expect("a leg", leg.is_some())?;
-                expect("the caller answered", answered.is_some())?;
-                expect("the caller to hang up itself", caller_hung_up.is_empty())?;
-                // Bridged until a party hung up: nothing taken apart before the caller's BYE.
-                let bye = self.far_end.get(caller);
-                expect("the caller's hangup", bye.is_some())?;
-                let bridge = leg.map(|l| l.replace("-agent", "-b1"));
-                let apart = bridge.and_then(|b| self.unbridged.get(&b));
-                expect(
-                    "the bridge kept until the caller hung up",
-                    apart.is_none_or(|at| Some(at) >= bye),
-                )
-            }
-            Plan::CalleeHangsUp => {
-                expect("a leg", leg.is_some())?;
-                expect("the caller answered", answered.is_some())?;
-                let bye = leg.and_then(|l| self.far_end.get(l));
-                expect("the callee's hangup", bye.is_some())?;
-                expect("the caller hung up with 16", caller_cause == Some("16"))?;
-                let bridge = leg.map(|l| l.replace("-agent", "-b1"));
-                let apart = bridge.and_then(|b| self.unbridged.get(&b));
-                expect(
-                    "the bridge kept until the callee hung up",
-                    apart.is_none_or(|at| Some(at) >= bye),
-                )
-            }
-            Plan::Busy => {
-                expect("a leg", leg.is_some())?;
-                expect("the caller hung up with 17", cleared_with("17"))
-            }
-            Plan::NoAnswer => {
-                expect("a leg", leg.is_some())?;
-                expect("the caller hung up with 19", cleared_with("19"))
-            }
-            Plan::CallerGivesUp => {
-                expect("the caller not answered", answered.is_none())?;
-                expect("the caller to hang up itself", caller_hung_up.is_empty())?;
-                // Its leg (if the router got that far) was hung up after the caller left —
-                // unless the router heard of the caller's leaving only after an outage, by
-                // which time the leg's own dial timeout may have ended it.
-                let heard_late = outages
-                    .iter()
-                    .any(|o| *o > call.at && *o < call.at + Duration::from_secs(DIAL_TIMEOUT_S));
-                expect(
-                    "the leg hung up with 16",
-                    leg.is_none_or(|l| match self.hung_up.get(l).and_then(|h| h.first()) {
-                        Some((cause, _)) => cause == "16",
-                        None => heard_late,
-                    }),
-                )
-            }
-        }
-    }
-}
-
-/// The counts the test prints.
-#[derive(Default, Debug)]
-struct Table {
-    placed: usize,
-    refused: usize,
-    completed: usize,
-    resumed: usize,
-    sent_back: usize,
-    lost: usize,
-}
-
-impl std::fmt::Display for Table {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let rows = [
-            ("calls placed (entered the app)", self.placed),
-            ("  refused: no router held the app", self.refused),
-            (
-                "completed as their plugin and parties decided",
-                self.completed,
-            ),
-            ("  of them in progress across a kill or drop", self.resumed),
-            ("failure policy: their start was lost", self.sent_back),
-            ("lost", self.lost),
-        ];
-        for (label, n) in rows {
-            writeln!(f, "{label:<48}{n:>7}")?;
-        }
-        Ok(())
-    }
-}
-
-/// Judges every call and fills the table; the failures, each with its call.
-fn tally(placed: &[Placed], evidence: &Evidence, outages: &[Instant]) -> (Table, Vec<String>) {
-    let mut table = Table::default();
-    let mut failures = Vec::new();
-    for call in placed {
-        if !call.entered {
-            table.refused += 1;
-            continue;
-        }
-        table.placed += 1;
-        if evidence.sent_back.contains_key(&call.caller) {
-            // Its legs (if any) were hung up as strays, never dialed twice.
-            let legs = evidence
-                .legs_to
-                .get(&call.endpoint)
-                .cloned()
-                .unwrap_or_default();
-            if legs
-                .iter()
-                .all(|l| evidence.dials.get(l).copied().unwrap_or(0) <= 1)
-            {
-                table.sent_back += 1;
-            } else {
-                table.lost += 1;
-                failures.push(format!(
-                    "{} ({:?}): a leg dialed twice",
-                    call.caller, call.plan
-                ));
-            }
-            continue;
-        }
-        match evidence.judge(call, outages) {
-            Ok(()) => {
-                table.completed += 1;
-                let end = evidence.end_of(call);
-                if outages
-                    .iter()
-                    .any(|o| *o > call.at && end.is_some_and(|e| e > *o))
-                {
-                    table.resumed += 1;
-                }
-            }
-            Err(why) => {
-                table.lost += 1;
-                failures.push(format!(
-                    "{} ({:?}, {}): {why}",
-                    call.caller, call.plan, call.endpoint
-                ));
-            }
-        }
-    }
-    (table, failures)
-}
-
-/// Lines of the router logs in `dir` that contain `text`.
-fn log_count(dir: &Path, text: &str) -> usize {
-    std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with("router-"))
-        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
-        .map(|log| log.matches(text).count())
-        .sum()
-}
-
-/// The router logs' messages at warn or error, each with how often it came (call ids and
-/// times left out), for a failure message.
-fn log_trouble(dir: &Path) -> String {
-    let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
-    for n in 0..10 {
-        let Ok(log) = std::fs::read_to_string(dir.join(format!("router-{n}.log"))) else {
-            continue;
-        };
-        for line in log.lines() {
-            let Some(at) = line.find(" WARN ").or_else(|| line.find(" ERROR ")) else {
-                continue;
-            };
-            // `WARN call{call=…}: target: message key=value…`: the level, target and message.
-            let rest = &line[at..];
-            let message: String = rest
-                .split(": ")
-                .skip(1)
-                .collect::<Vec<_>>()
-                .join(": ")
-                .split(" call=")
-                .next()
-                .unwrap_or(rest)
-                .chars()
-                .take(200)
-                .collect();
-            *counts
-                .entry(format!("{}{message}", &rest[..6]))
-                .or_default() += 1;
-        }
-    }
-    counts
-        .iter()
-        .map(|(m, n)| format!("{n:>6} × {m}"))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-fn report(title: &str, table: &Table, failures: &[String], dir: &Path) {
-    println!("{title}\n{table}");
-    assert!(
-        failures.is_empty(),
-        "{} calls did not end as decided (first 20):\n{}\n\nrouter warnings (logs in {}):\n{}",
-        failures.len(),
-        failures
-            .iter()
-            .take(20)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("\n"),
-        dir.display(),
-        log_trouble(dir)
-    );
-    assert_eq!(table.lost, 0);
-}
 
 /// The two tests run one at a time: each is a minute at 200 calls/s, and two at once on two
 /// cores would test the machine, not the router.
@@ -551,7 +28,7 @@ static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(())
 
 /// Starts the router and waits until it holds the app.
 async fn first_router(sim: &Sim, dir: &Path, config: &Path) -> RunningRouter {
-    let router = start_router(dir, config, 0);
+    let router = start_router(dir, config, "0");
     let began = Instant::now();
     while !sim.listening("router") {
         assert!(
@@ -608,7 +85,7 @@ async fn calls_survive_five_router_kills_in_a_minute_of_200_calls_per_second() {
     let _alone = ONE_AT_A_TIME.lock().await;
     let sim = Sim::start(sim_config()).await.expect("sim");
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = write_config(dir.path(), &sim);
+    let config = write_config(dir.path(), &sim, "r1", "");
     let mut router = first_router(&sim, dir.path(), &config).await;
     let seed = fastrand::u64(..);
     let kills = five_moments(seed);
@@ -616,12 +93,12 @@ async fn calls_survive_five_router_kills_in_a_minute_of_200_calls_per_second() {
     let mut runs = 1;
     let mut restart_gaps = Vec::new();
     let mut outages = Vec::new();
-    let placed = place_calls(&sim, seed, |elapsed| {
+    let placed = place_calls(&sim, seed, (RATE, PLACING), None, |elapsed| {
         if outages.len() < kills.len() && elapsed >= kills[outages.len()] {
             let killed = Instant::now();
             router.kill();
             outages.push(killed);
-            router = start_router(dir.path(), &config, runs);
+            router = start_router(dir.path(), &config, &runs.to_string());
             restart_gaps.push(killed.elapsed());
             runs += 1;
         }
@@ -654,13 +131,13 @@ async fn calls_survive_five_asterisk_socket_drops_in_a_minute_of_200_calls_per_s
     let _alone = ONE_AT_A_TIME.lock().await;
     let sim = Sim::start(sim_config()).await.expect("sim");
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = write_config(dir.path(), &sim);
+    let config = write_config(dir.path(), &sim, "r1", "");
     let router = first_router(&sim, dir.path(), &config).await;
     let seed = fastrand::u64(..);
     let drops = five_moments(seed);
     println!("seed {seed}, drops at {drops:?}");
     let mut outages = Vec::new();
-    let placed = place_calls(&sim, seed, |elapsed| {
+    let placed = place_calls(&sim, seed, (RATE, PLACING), None, |elapsed| {
         if outages.len() < drops.len() && elapsed >= drops[outages.len()] {
             if outages.len() % 2 == 1 {
                 sim.faults(|f| f.refuse_until = Some(Instant::now() + Duration::from_secs(1)));

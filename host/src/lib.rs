@@ -8,6 +8,7 @@ pub mod admin;
 pub mod ari;
 pub mod bench;
 pub mod capability;
+pub mod cluster;
 pub mod log_text;
 pub mod pattern;
 pub mod router;

@@ -6,119 +6,18 @@
 //! Needs Debian's `postgresql` package (scripts/test installs it when missing).
 
 use callwasm::store::postgres::Postgres;
+use callwasm::store::throwaway::ThrowawayPostgres;
 use callwasm::store::{Backend, CallRow, Store, StoreConfig, StoreError, VersionRow};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::time::Duration;
 
-/// A PostgreSQL cluster of its own, stopped and removed on drop.
-struct ThrowawayPostgres {
-    dir: tempfile::TempDir,
-    bin: PathBuf,
-}
-
-impl ThrowawayPostgres {
-    fn start() -> ThrowawayPostgres {
-        let bin = std::fs::read_dir("/usr/lib/postgresql")
-            .ok()
-            .and_then(|versions| {
-                versions
-                    .filter_map(|v| v.ok())
-                    .map(|v| v.path().join("bin"))
-                    .filter(|b| b.join("initdb").exists())
-                    .max()
-            })
-            .expect(
-                "PostgreSQL's server programs (initdb, pg_ctl) are not installed: \
-                 apt-get install postgresql (scripts/test does)",
-            );
-        let dir = tempfile::tempdir().expect("tempdir");
-        let root = unsafe { libc::geteuid() } == 0;
-        if root {
-            // initdb refuses to run as root: the cluster belongs to the postgres user.
-            let owned = Command::new("chown")
-                .args(["-R", "postgres:postgres"])
-                .arg(dir.path())
-                .status()
-                .expect("chown");
-            assert!(owned.success(), "chown the cluster's directory to postgres");
-        }
-        let cluster = ThrowawayPostgres { dir, bin };
-        cluster.run(
-            "initdb",
-            &[
-                "-D",
-                &cluster.data().display().to_string(),
-                "-U",
-                "callwasm",
-                "-A",
-                "trust",
-                "--no-sync",
-            ],
-        );
-        let options = format!(
-            "-c listen_addresses='' -c unix_socket_directories='{}' -c fsync=off",
-            cluster.dir.path().display()
-        );
-        cluster.run(
-            "pg_ctl",
-            &[
-                "-D",
-                &cluster.data().display().to_string(),
-                "-o",
-                &options,
-                "-l",
-                &cluster.dir.path().join("log").display().to_string(),
-                "-w",
-                "start",
-            ],
-        );
-        cluster
-    }
-
-    fn data(&self) -> PathBuf {
-        self.dir.path().join("data")
-    }
-
-    /// One of PostgreSQL's programs, run as the postgres user when the tests run as root.
-    fn command(&self, program: &str) -> Command {
-        let path = self.bin.join(program);
-        if unsafe { libc::geteuid() } == 0 {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(&path);
-            c
-        } else {
-            Command::new(&path)
-        }
-    }
-
-    fn run(&self, program: &str, args: &[&str]) {
-        let out = self.command(program).args(args).output().expect(program);
-        assert!(
-            out.status.success(),
-            "{program} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    fn url(&self) -> String {
-        socket_url(self.dir.path())
-    }
+/// The throwaway cluster of one test.
+fn cluster() -> ThrowawayPostgres {
+    ThrowawayPostgres::start().expect("a throwaway PostgreSQL")
 }
 
 fn socket_url(dir: &Path) -> String {
     format!("host={} user=callwasm dbname=postgres", dir.display())
-}
-
-impl Drop for ThrowawayPostgres {
-    fn drop(&mut self) {
-        let data = self.data().display().to_string();
-        let _ = self
-            .command("pg_ctl")
-            .args(["-D", &data, "-m", "immediate", "-w", "stop"])
-            .output();
-    }
 }
 
 fn row(call: &str, state: &[u8], record: &str) -> CallRow {
@@ -136,7 +35,7 @@ fn row(call: &str, state: &[u8], record: &str) -> CallRow {
 
 #[tokio::test]
 async fn rows_are_committed_in_groups_and_survive_a_reopen() {
-    let pg = ThrowawayPostgres::start();
+    let pg = cluster();
     let store = Store::start(
         Box::new(Postgres::open(&pg.url(), "r1").expect("open")),
         pg.url(),
@@ -179,7 +78,7 @@ async fn rows_are_committed_in_groups_and_survive_a_reopen() {
 
 #[test]
 fn a_second_router_with_the_same_name_is_refused_and_another_is_not() {
-    let pg = ThrowawayPostgres::start();
+    let pg = cluster();
     let first = Postgres::open(&pg.url(), "r1").expect("open");
     let second = Postgres::open(&pg.url(), "r1").err().expect("refused");
     assert!(matches!(second, StoreError::Locked { .. }), "{second:?}");

@@ -32,6 +32,17 @@ pub enum AriErrorKind {
     /// An answer whose body is not what the API defines.
     #[error("unreadable answer: {0}")]
     BadBody(String),
+    /// Not sent: this router's lease in the shared call store is not good (cluster/fence.rs),
+    /// so another router may be carrying the call.
+    #[error("not sent: {0}")]
+    Fenced(String),
+}
+
+impl AriError {
+    /// Whether the request was held back by the router's fence.
+    pub fn fenced(&self) -> bool {
+        matches!(self.kind, AriErrorKind::Fenced(_))
+    }
 }
 
 impl AriError {

@@ -85,6 +85,11 @@ struct Inner {
     timeout: Duration,
     client: Client<HttpConnector, Full<Bytes>>,
     in_flight: Semaphore,
+    /// `callwasm/<version> (<router>)`: Asterisk's HTTP log (and the simulator's journal)
+    /// tell the routers apart.
+    agent: hyper::header::HeaderValue,
+    /// A router sharing its calls sends nothing that changes one without a good lease.
+    fence: Option<crate::cluster::Fence>,
 }
 
 type Query<'a> = &'a [(&'a str, Option<&'a str>)];
@@ -92,6 +97,23 @@ type Query<'a> = &'a [(&'a str, Option<&'a str>)];
 impl Rest {
     /// A client for the server named `server` (the name every error and event carries).
     pub fn new(server: &str, config: &RestConfig) -> Result<Self, AriError> {
+        Self::for_router(server, config, None, None)
+    }
+
+    /// A client for router `instance` (named in each request's User-Agent), whose requests
+    /// other than GETs wait for `fence` to hold.
+    pub fn for_router(
+        server: &str,
+        config: &RestConfig,
+        instance: Option<&str>,
+        fence: Option<crate::cluster::Fence>,
+    ) -> Result<Self, AriError> {
+        let agent = match instance {
+            Some(i) => format!("callwasm/{} ({i})", env!("CARGO_PKG_VERSION")),
+            None => format!("callwasm/{}", env!("CARGO_PKG_VERSION")),
+        };
+        let agent = hyper::header::HeaderValue::from_str(&agent)
+            .unwrap_or_else(|_| hyper::header::HeaderValue::from_static("callwasm"));
         let base = config.base_url.trim_end_matches('/').to_string();
         if !base.starts_with("http://") {
             return Err(AriError {
@@ -132,6 +154,8 @@ impl Rest {
                 timeout: config.timeout,
                 client,
                 in_flight: Semaphore::new(config.pool_size.max(1)),
+                agent,
+                fence,
             }),
         })
     }
@@ -179,7 +203,11 @@ impl Rest {
         body: Option<serde_json::Value>,
     ) -> Result<Bytes, AriError> {
         let url = self.url(path, query);
-        let mut request = Request::builder().method(method).uri(url);
+        let changes = method != Method::GET;
+        let mut request = Request::builder()
+            .method(method)
+            .uri(url)
+            .header(hyper::header::USER_AGENT, self.inner.agent.clone());
         if let Some(auth) = &self.inner.auth_header {
             request = request.header(hyper::header::AUTHORIZATION, auth.clone());
         }
@@ -199,6 +227,13 @@ impl Rest {
             .acquire()
             .await
             .map_err(|e| self.error(op, resource, AriErrorKind::Transport(e.to_string())))?;
+        // Checked last before sending: a router paused past its lease wakes here.
+        if changes && let Some(fence) = &self.inner.fence {
+            fence
+                .hold(self.inner.timeout)
+                .await
+                .map_err(|e| self.error(op, resource, AriErrorKind::Fenced(e.to_string())))?;
+        }
         let exchange = async {
             let response = self
                 .inner
@@ -514,6 +549,21 @@ impl Rest {
         let query = [("channel", Some(list.as_str()))];
         self.empty("bridges.removeChannel", id, Method::POST, &path, &query)
             .await
+    }
+
+    /// `POST /events/claim`: claims channel `id`, offered by StasisBroadcast, for `app`.
+    /// True: this app won it (its StasisStart follows); false: another app won it (409) or
+    /// the offer is over (404).
+    pub async fn claim(&self, id: &str, app: &str) -> Result<bool, AriError> {
+        let query = [("channelId", Some(id)), ("application", Some(app))];
+        match self
+            .empty("events.claim", id, Method::POST, "/events/claim", &query)
+            .await
+        {
+            Ok(()) => Ok(true),
+            Err(e) if matches!(e.status(), Some(404 | 409)) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// `DELETE /bridges/{id}`.

@@ -35,6 +35,8 @@ pub const ROUTER_EVENTS: &[&str] = &[
     "PlaybackFinished",
     "BridgeDestroyed",
     "ApplicationReplaced",
+    // StasisBroadcast's offers, claimed by routers sharing their calls (cluster/claim.rs).
+    "CallBroadcast",
 ];
 
 /// Settings of one server's event stream.

@@ -1,6 +1,9 @@
 //! `callwasm run --config FILE`: the router against real Asterisk servers, until Ctrl-C.
 
 use super::EXIT_BAD_INPUT;
+
+/// `callwasm run`'s exit status when the router stopped because it lost its lease.
+pub const EXIT_FENCED: u8 = 3;
 use callwasm::router::Router;
 use callwasm::router::config::Config;
 use callwasm::router::observe::Observer;
@@ -96,13 +99,23 @@ pub fn run(args: RunArgs) -> ExitCode {
                 }
             }
         }
-        let serving = tokio::spawn(router.run(shutdown));
-        match tokio::signal::ctrl_c().await {
-            Ok(()) => tracing::info!("interrupted; stopping"),
-            Err(e) => tracing::error!(error = %e, "cannot wait for Ctrl-C; stopping"),
+        let fence = router.fence();
+        let mut serving = tokio::spawn(router.run(shutdown));
+        tokio::select! {
+            interrupted = tokio::signal::ctrl_c() => match interrupted {
+                Ok(()) => tracing::info!("interrupted; stopping"),
+                Err(e) => tracing::error!(error = %e, "cannot wait for Ctrl-C; stopping"),
+            },
+            _ = &mut serving => {}
         }
         let _ = stop.send(true);
-        let _ = serving.await;
+        if !serving.is_finished() {
+            let _ = serving.await;
+        }
+        if fence.is_some_and(|f| f.is_lost()) {
+            eprintln!("error: this router lost its lease in the call store (paused or cut off from the database past [cluster] lease_ms); another router carries its calls on. Restart it: it carries on those still its own.");
+            return ExitCode::from(EXIT_FENCED);
+        }
         ExitCode::SUCCESS
     })
 }

@@ -27,6 +27,9 @@ pub struct Config {
     /// an embedded store under the state directory).
     #[serde(default)]
     pub store: crate::store::StoreConfig,
+    /// Present when this router shares the calls with other routers: new calls come by
+    /// StasisBroadcast and are claimed, and the store (a PostgreSQL `[store] url`) is shared.
+    pub cluster: Option<crate::cluster::ClusterConfig>,
     /// Asterisk servers, by name.
     pub servers: BTreeMap<String, Server>,
     /// Tenants, by name.
@@ -511,6 +514,23 @@ impl Config {
         }
         if self.tenants.is_empty() {
             return Err("tenants: expected at least one tenant".into());
+        }
+        if let Some(cluster) = &self.cluster {
+            cluster.check()?;
+            if self.store.url.is_none() || !self.store.durable {
+                return Err("cluster: routers share their calls through PostgreSQL: set [store] url (and keep durable = true)".into());
+            }
+            for (name, tenant) in &self.tenants {
+                for app in &tenant.apps {
+                    if app.contains('@') {
+                        return Err(format!("tenants.{name}.apps: {app:?} holds a '@', which a router sharing its calls uses to add its own name (app@router.run)"));
+                    }
+                    let longest = app.len() + crate::cluster::APP_SUFFIX_MAX;
+                    if longest > MAX_APP_NAME_LEN {
+                        return Err(format!("tenants.{name}.apps: {app:?} is too long for a router sharing its calls: it registers {app}@<instance>.<run>, up to {longest} bytes, and Asterisk takes at most {MAX_APP_NAME_LEN}"));
+                    }
+                }
+            }
         }
         let mut owner: BTreeMap<&str, &str> = BTreeMap::new();
         for (name, tenant) in &self.tenants {

@@ -7,6 +7,7 @@
 //! the plugin and carries out its reply. After every (re)connect it reconciles: calls whose
 //! channels vanished end, and bridges and channels it made that belong to no live call go.
 
+mod adopt;
 pub mod budget;
 pub mod call;
 pub mod call_log;
@@ -81,6 +82,27 @@ pub struct Router {
     journal: Option<durable::Journal>,
     /// The calls the store held at start: carried on when the router runs.
     stored: std::sync::Mutex<Vec<crate::store::CallRow>>,
+    /// Set when this router shares the calls with others ([`crate::cluster`]).
+    cluster: Option<Cluster>,
+}
+
+/// A router sharing its calls: its apps for broadcast calls, and its lease.
+struct Cluster {
+    config: crate::cluster::ClusterConfig,
+    lease: Arc<crate::cluster::Lease>,
+    /// This run's app for each tenant app (`acme` → `acme@r1.0a1b2c`).
+    apps: BTreeMap<String, String>,
+}
+
+/// Apps this router holds for calls that entered them under another run or router: a stream
+/// of their own, stopped once their calls are over.
+struct Adopted {
+    server: String,
+    apps: Vec<String>,
+    /// The callers of the calls in them (carried on, or strays started here).
+    callers: Arc<std::sync::Mutex<Vec<String>>>,
+    since: Instant,
+    stop: watch::Sender<bool>,
 }
 
 /// Names seen at least once: tells a first connection from a reconnection.
@@ -154,10 +176,39 @@ impl Router {
         // The store once the config's plugins load: a router never starts on a store it cannot
         // use, and the versions it kept join the tenants' histories.
         let instance = config.instance_name();
+        let id_prefix = fastrand::u32(..0x100_0000);
         let mut kept_versions = HashMap::new();
         let mut stored_calls = Vec::new();
-        let journal = if config.store.durable {
-            let (mut backend, name) = config.store.open(&instance)?;
+        let opened = match (config.store.durable, &config.cluster) {
+            (false, _) => None,
+            (true, Some(_)) => Some(config.store.open_shared(&instance)?),
+            (true, None) => Some(config.store.open(&instance)?),
+        };
+        // A router sharing its calls holds its name's lease before it reads its rows (a
+        // survivor may be moving them just now), once the store's schema is up to date.
+        let cluster = match (&config.cluster, &config.store.url) {
+            (Some(cc), Some(url)) => {
+                let apps: BTreeMap<String, String> = config
+                    .tenants
+                    .values()
+                    .flat_map(|t| t.apps.iter())
+                    .map(|a| (a.clone(), crate::cluster::app_name(a, &instance, id_prefix)))
+                    .collect();
+                let held: Vec<(String, String)> = config
+                    .servers
+                    .keys()
+                    .flat_map(|s| apps.values().map(move |a| (s.clone(), a.clone())))
+                    .collect();
+                let lease = crate::cluster::Lease::acquire(url, &instance, held, cc)?;
+                Some(Cluster {
+                    config: cc.clone(),
+                    lease: Arc::new(lease),
+                    apps,
+                })
+            }
+            _ => None,
+        };
+        let journal = if let Some((mut backend, name)) = opened {
             for tenant in config.tenants.keys() {
                 kept_versions.insert(tenant.clone(), backend.versions(tenant)?);
             }
@@ -196,9 +247,12 @@ impl Router {
                 pool_size: s.pool_size,
                 timeout: Duration::from_millis(s.timeout_ms),
             };
-            let rest = Rest::new(name, &rc).map_err(|e| StartError::Server {
-                server: name.clone(),
-                message: e.to_string(),
+            let fence = cluster.as_ref().map(|c| c.lease.fence());
+            let rest = Rest::for_router(name, &rc, Some(&instance), fence).map_err(|e| {
+                StartError::Server {
+                    server: name.clone(),
+                    message: e.to_string(),
+                }
             })?;
             servers.insert(name.clone(), (rest, rc));
         }
@@ -211,13 +265,38 @@ impl Router {
             instance,
             replaced: Arc::default(),
             resyncs: Arc::default(),
-            id_prefix: fastrand::u32(..0x100_0000),
+            id_prefix,
             next_call: AtomicU64::new(1),
             connected_once: FirstTimes::default(),
             unserved_apps: FirstTimes::default(),
             journal,
             stored: std::sync::Mutex::new(stored_calls),
+            cluster,
         })
+    }
+
+    /// The fence of a router sharing its calls: lost once its lease is (the router then
+    /// stops, and `callwasm run` exits with 3).
+    pub fn fence(&self) -> Option<crate::cluster::Fence> {
+        self.cluster.as_ref().map(|c| c.lease.fence())
+    }
+
+    /// The apps this router registers: the tenants' own, or (sharing its calls) this run's
+    /// app for each.
+    fn own_apps(&self) -> Vec<String> {
+        match &self.cluster {
+            Some(c) => c.apps.values().cloned().collect(),
+            None => self.by_app.keys().cloned().collect(),
+        }
+    }
+
+    /// The tenant whose calls enter `app` (a router's app `acme@r1.0a1b2c` serves `acme`).
+    fn tenant_of(&self, app: &str) -> Option<Arc<Tenant>> {
+        if let Some(t) = self.by_app.get(app) {
+            return Some(t.clone());
+        }
+        self.cluster.as_ref()?;
+        self.by_app.get(crate::cluster::tenant_app(app)).cloned()
     }
 
     /// The tenants, by name (shared with the admin API).
@@ -251,7 +330,8 @@ impl Router {
         instance_of(id) == Some(self.instance.as_str())
     }
 
-    /// Runs until `shutdown` turns true: keeps every server's event stream up and routes.
+    /// Runs until `shutdown` turns true: keeps every server's event stream up and routes. A
+    /// router sharing its calls also stops when it loses its lease ([`Router::fence`]).
     pub async fn run(self, shutdown: watch::Receiver<bool>) {
         for tenant in self.tenants.values() {
             if let Some(dir) = &tenant.watch
@@ -260,9 +340,12 @@ impl Router {
                 tracing::error!(tenant = %tenant.name, dir = %dir.display(), error = %crate::log_text::escaped(&e), "cannot watch the plugin directory");
             }
         }
-        self.carry_on_stored_calls();
-        let apps: Vec<String> = self.by_app.keys().cloned().collect();
         let (tx, mut rx) = mpsc::channel::<ServerItem>(4096);
+        let mut adopted = Vec::new();
+        let rows = std::mem::take(&mut *self.stored.lock().unwrap_or_else(|p| p.into_inner()));
+        let carried = self.carry_on_rows(rows, "calls read back from the call store");
+        self.adopt(carried, &[], &tx, &mut adopted);
+        let apps = self.own_apps();
         for (name, (rest, rc)) in &self.servers {
             let stream = EventStream::new(
                 name,
@@ -275,7 +358,8 @@ impl Router {
             );
             tokio::spawn(stream.run(tx.clone(), shutdown.clone()));
         }
-        drop(tx);
+        let mut news = self.cluster.as_ref().and_then(|c| c.lease.news());
+        let mut tidy = tokio::time::interval(Duration::from_secs(2));
         let mut shutdown = shutdown;
         loop {
             tokio::select! {
@@ -283,6 +367,23 @@ impl Router {
                     Some(item) => self.on_item(item),
                     None => break,
                 },
+                told = async {
+                    match news.as_mut() {
+                        Some(news) => news.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => match told {
+                    Some(crate::cluster::LeaseNews::TookOver(takeover)) => {
+                        let apps = takeover.apps.clone();
+                        let carried = self.take_over(takeover);
+                        self.adopt(carried, &apps, &tx, &mut adopted);
+                    }
+                    Some(crate::cluster::LeaseNews::Lost(_)) | None => {
+                        tracing::error!("stopping: this router lost its lease, so its calls may be another router's now; a restart carries on those that are still its own");
+                        break;
+                    }
+                },
+                _ = tidy.tick() => self.release_adopted(&mut adopted),
                 changed = shutdown.changed() => {
                     if changed.is_err() || *shutdown.borrow() {
                         break;
@@ -290,27 +391,43 @@ impl Router {
                 }
             }
         }
+        for a in &adopted {
+            let _ = a.stop.send(true);
+        }
+        if let Some(c) = &self.cluster
+            && !c.lease.fence().is_lost()
+        {
+            // What is queued reaches the store before the lock goes, so the router that
+            // takes these calls over reads their latest rows.
+            if let Some(journal) = &self.journal {
+                journal.store.close();
+            }
+            c.lease.stop();
+        }
     }
 
-    /// The calls the store held when the router started: each goes back into the table on
-    /// the version it held, and waits for its server's channel list to catch up. A call that
-    /// cannot be carried on (its tenant or server is gone from the config, its version cannot
-    /// be loaded, its image cannot be read) is dropped from the store with the reason: its
-    /// caller then gets the tenant's failure policy as a stray, and its channels and bridges
-    /// go as orphans, at the first resync.
-    fn carry_on_stored_calls(&self) {
-        let rows = std::mem::take(&mut *self.stored.lock().unwrap_or_else(|p| p.into_inner()));
+    /// Carries each stored call on (see [`Router::carry_on`]); what each call's caller and app
+    /// are, as (server, app, caller), for the apps it must listen to.
+    fn carry_on_rows(
+        &self,
+        rows: Vec<crate::store::CallRow>,
+        what: &str,
+    ) -> Vec<(String, String, String)> {
         if rows.is_empty() {
-            return;
+            return Vec::new();
         }
         let Some(journal) = &self.journal else {
-            return;
+            return Vec::new();
         };
         let (mut resumed, mut dropped) = (0usize, 0usize);
+        let mut carried = Vec::new();
         for row in rows {
             let call = row.call_id.clone();
             match self.carry_on(row, journal) {
-                Ok(()) => resumed += 1,
+                Ok(c) => {
+                    resumed += 1;
+                    carried.push(c);
+                }
                 Err(reason) => {
                     dropped += 1;
                     tracing::warn!(call = %call, reason = %crate::log_text::escaped(&reason), "a stored call cannot be carried on: its caller gets the failure policy");
@@ -318,14 +435,21 @@ impl Router {
                 }
             }
         }
-        tracing::info!(resumed, dropped, "calls read back from the call store");
+        tracing::info!(resumed, dropped, "{what}");
+        carried
     }
 
+    /// The call of `row` goes back into the table on the version it held, and waits for its
+    /// server's channel list to catch up. A call that cannot be carried on (its tenant or
+    /// server is gone from the config, its version cannot be loaded, its image cannot be
+    /// read) is dropped from the store by the caller, with the reason: its caller then gets
+    /// the tenant's failure policy as a stray, and its channels and bridges go as orphans, at
+    /// the first resync. Ok: the call's (server, app, caller).
     fn carry_on(
         &self,
         row: crate::store::CallRow,
         journal: &durable::Journal,
-    ) -> Result<(), String> {
+    ) -> Result<(String, String, String), String> {
         let mut image: durable::CallImage = serde_json::from_str(&row.record)
             .map_err(|e| format!("its image cannot be read: {e}"))?;
         let tenant = self
@@ -367,7 +491,7 @@ impl Router {
                 queue: queue.clone(),
                 server: row.server.clone(),
                 tenant: tenant.name.clone(),
-                caller,
+                caller: caller.clone(),
             },
         );
         tenant.resumed();
@@ -380,9 +504,10 @@ impl Router {
             queue,
             journal: Some(journal.clone()),
         };
+        let app = image.app.clone();
         let session = Session::resume(record, image, held, tenant, parts);
         tokio::spawn(session.run(inputs).instrument(span));
-        Ok(())
+        Ok((row.server, app, caller))
     }
 
     fn on_item(&self, item: ServerItem) {
@@ -441,8 +566,10 @@ impl Router {
             }
             return;
         }
-        if let Ari::StasisStart(e) = &*event {
-            self.open(server, e, event.clone(), received);
+        match &*event {
+            Ari::StasisStart(e) => self.open(server, e, event.clone(), received),
+            Ari::CallBroadcast(e) => self.on_broadcast(server, e),
+            _ => {}
         }
     }
 
@@ -454,7 +581,7 @@ impl Router {
         event: Box<Ari>,
         received: Instant,
     ) {
-        let Some(tenant) = self.by_app.get(&e.application).cloned() else {
+        let Some(tenant) = self.tenant_of(&e.application) else {
             // Once per app (and at most a few hundred apps): a dialplan pointing calls at
             // the wrong app shows up without flooding the log.
             if self.unserved_apps.len() < 256 && self.unserved_apps.insert_if_new(&e.application) {
@@ -581,7 +708,29 @@ impl Router {
         }
         let rest = rest.clone();
         let server = server.to_string();
+        let lease = self.cluster.as_ref().map(|c| c.lease.clone());
         tokio::spawn(async move {
+            let (mut orphan_bridges, mut orphan_channels) = (orphan_bridges, orphan_channels);
+            if let Some(lease) = lease {
+                // This router's earlier run made them, but a survivor may carry their calls
+                // on now: only those whose calls have no row anywhere are orphans.
+                let calls: Vec<String> = orphan_bridges
+                    .iter()
+                    .chain(&orphan_channels)
+                    .filter_map(|id| call_of(id).map(String::from))
+                    .collect();
+                match lease.known(calls).await {
+                    Ok(carried) => {
+                        let mine = |id: &String| call_of(id).is_none_or(|c| !carried.contains(c));
+                        orphan_bridges.retain(mine);
+                        orphan_channels.retain(mine);
+                    }
+                    Err(e) => {
+                        tracing::warn!(%server, error = %e, "cannot tell orphans from calls another router carries: left alone until the next resync");
+                        return;
+                    }
+                }
+            }
             for id in orphan_bridges {
                 match rest.destroy_bridge(&id).await {
                     Ok(()) => tracing::info!(%server, bridge = %id, "orphan bridge destroyed"),

@@ -286,13 +286,22 @@ impl Tenant {
         Ok(())
     }
 
-    /// An admitted call ended.
+    /// Whether a new call would be admitted now (a router sharing its calls claims only
+    /// those): under the call limit, with the rate's bucket not empty.
+    pub fn has_room(&self) -> bool {
+        let bucket = self.bucket.lock().unwrap_or_else(|p| p.into_inner());
+        let refill = bucket.1.elapsed().as_secs_f64() * self.max_new_calls_per_second;
+        let tokens = (bucket.0 + refill).min(self.max_new_calls_per_second);
+        tokens >= 1.0 && self.calls_live.load(Ordering::Acquire) < self.max_calls
+    }
+
     /// A call read back from the store after a restart counts as in progress again (it was
     /// admitted before the restart).
     pub fn resumed(&self) {
         self.calls_live.fetch_add(1, Ordering::AcqRel);
     }
 
+    /// An admitted call ended.
     pub fn call_ended(&self) {
         self.calls_live.fetch_sub(1, Ordering::AcqRel);
     }

@@ -23,7 +23,7 @@ pub(super) fn offer(
     args: &str,
     notify_claimed: bool,
 ) {
-    let Ok(filter) = regex::Regex::new(filter) else {
+    let Ok(pattern) = regex::Regex::new(filter) else {
         // A filter Asterisk could not compile: the application fails and the call goes on.
         hang_up(state, id, Some(16), 16);
         return;
@@ -31,7 +31,7 @@ pub(super) fn offer(
     let mut apps: Vec<String> = state
         .apps
         .keys()
-        .filter(|app| state.listening(app) && filter.is_match(app))
+        .filter(|app| state.listening(app) && pattern.is_match(app))
         .cloned()
         .collect();
     apps.sort();
@@ -39,7 +39,12 @@ pub(super) fn offer(
         return;
     };
     channel.model.dialplan.app_name = "StasisBroadcast".into();
-    channel.model.dialplan.app_data = String::new();
+    // As the dialplan wrote it (t8: "3000,^router2?$,argA:argB,yes").
+    channel.model.dialplan.app_data = format!(
+        "{},{filter},{args},{}",
+        timeout.as_millis(),
+        if notify_claimed { "yes" } else { "no" }
+    );
     let (caller, called) = (
         channel.model.caller.number.clone(),
         channel.model.dialplan.exten.clone(),
@@ -55,7 +60,10 @@ pub(super) fn offer(
         id.to_string(),
         Broadcast {
             apps,
-            args: args.split(':').map(String::from).collect(),
+            args: match args {
+                "" => Vec::new(),
+                _ => args.split(':').map(String::from).collect(),
+            },
             notify_claimed,
         },
     );

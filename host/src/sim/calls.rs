@@ -26,6 +26,20 @@ pub struct InboundCall {
     /// The arguments of `Stasis(app, args…)`.
     pub args: Vec<String>,
     pub behaviour: CallerBehaviour,
+    /// Offered by `StasisBroadcast(timeout, filter, args, notify_claimed)` instead of entering
+    /// `app` directly: the first router to claim it gets it.
+    pub broadcast: Option<BroadcastOffer>,
+}
+
+/// How a broadcast call is offered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BroadcastOffer {
+    /// Unclaimed this long, the call leaves the broadcast (STASISSTATUS=TIMEOUT) and hangs up.
+    pub timeout: Duration,
+    /// The regular expression app names must match.
+    pub filter: String,
+    /// Whether the apps hear who won (CallClaimed).
+    pub notify_claimed: bool,
 }
 
 impl InboundCall {
@@ -38,6 +52,7 @@ impl InboundCall {
             exten: exten.into(),
             args: Vec::new(),
             behaviour: CallerBehaviour::default(),
+            broadcast: None,
         }
     }
 

@@ -17,7 +17,7 @@ mod server;
 mod state;
 mod traffic;
 
-pub use calls::{CallerBehaviour, InboundCall};
+pub use calls::{BroadcastOffer, CallerBehaviour, InboundCall};
 pub use endpoints::{Behaviour, EndpointRule, default_rules};
 pub use faults::Faults;
 pub use server::{CreateOrder, Sim, SimConfig};

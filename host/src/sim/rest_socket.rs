@@ -118,6 +118,7 @@ fn run(
             &query,
             &segments,
             body,
+            "",
         );
     }
     let response = super::operations::route(shared, &method, &segments, &query, body);

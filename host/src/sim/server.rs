@@ -101,6 +101,8 @@ pub(super) struct Shared {
     pub addr: SocketAddr,
     /// REST requests received, as `METHOD /path?sorted&query`, when the config asks for it.
     pub journal: Mutex<Vec<(Instant, String)>>,
+    /// Who sent each journal entry (the request's User-Agent), in the same order.
+    pub journal_clients: Mutex<Vec<String>>,
 }
 
 /// A running simulated Asterisk. Dropping it stops the server.
@@ -180,6 +182,7 @@ impl Sim {
             faults: Mutex::new(Faults::default()),
             addr,
             journal: Mutex::new(Vec::new()),
+            journal_clients: Mutex::new(Vec::new()),
         });
         let (shutdown, rx) = watch::channel(false);
         tokio::spawn(accept_loop(shared.clone(), listener, rx));
@@ -289,6 +292,18 @@ impl Sim {
         lock(&self.shared.journal).clone()
     }
 
+    /// The journal with the time each request arrived and who sent it (its User-Agent, such
+    /// as `callwasm/0.1.0 (r1)`; "" when it had none).
+    pub fn journal_by_client(&self) -> Vec<(Instant, String, String)> {
+        let journal = lock(&self.shared.journal);
+        let clients = lock(&self.shared.journal_clients);
+        journal
+            .iter()
+            .zip(clients.iter())
+            .map(|((at, line), client)| (*at, line.clone(), client.clone()))
+            .collect()
+    }
+
     /// When each far end hung up (with the journal on): a caller's phone or a callee, by
     /// channel id.
     pub fn far_ends(&self) -> Vec<(Instant, String)> {
@@ -308,6 +323,19 @@ impl Sim {
         lock(&self.shared.state).listening(app)
     }
 
+    /// The applications with an event socket connected, sorted.
+    pub fn listening_apps(&self) -> Vec<String> {
+        let state = lock(&self.shared.state);
+        let mut apps: Vec<String> = state
+            .apps
+            .keys()
+            .filter(|a| state.listening(a))
+            .cloned()
+            .collect();
+        apps.sort();
+        apps
+    }
+
     /// Places an inbound call and plays its caller's behaviour (hang up, DTMF). Returns the
     /// caller channel's id.
     pub fn place_call(&self, call: &InboundCall) -> String {
@@ -325,6 +353,46 @@ impl Sim {
     ) -> String {
         inbound(&self.shared, app, caller, exten, args)
     }
+}
+
+/// An inbound call offered by `StasisBroadcast()`: a caller channel in state Ring, in no app
+/// until a router claims it ([`super::broadcast`]). Returns its id.
+fn broadcast(shared: &Arc<Shared>, call: &InboundCall, offer: &super::calls::BroadcastOffer) -> String {
+    let mut state = lock(&shared.state);
+    let id = state.unique_id();
+    state.next_name += 1;
+    let seq = state.next_name;
+    let mut channel = new_channel(
+        &id,
+        format!("PJSIP/sipp-{seq:08x}"),
+        "Ring",
+        "from-sipp",
+        &call.exten,
+    );
+    channel.caller = crate::ari::models::CallerId {
+        name: call.caller_name.clone(),
+        number: call.caller_number.clone(),
+    };
+    state.channels.insert(
+        id.clone(),
+        SimChannel {
+            model: channel,
+            app: None,
+            endpoint: "PJSIP/sipp".into(),
+            inbound: true,
+            ..SimChannel::default()
+        },
+    );
+    super::broadcast::offer(
+        shared,
+        &mut state,
+        &id,
+        offer.timeout,
+        &offer.filter,
+        &call.args.join(":"),
+        offer.notify_claimed,
+    );
+    id
 }
 
 /// An inbound call entering `Stasis(app, args…)`: a caller channel in state Ring with the
@@ -384,13 +452,16 @@ fn inbound(shared: &Shared, app: &str, caller: (&str, &str), exten: &str, args: 
 
 pub(super) fn place_call(shared: &Arc<Shared>, call: &InboundCall) -> String {
     let args: Vec<&str> = call.args.iter().map(String::as_str).collect();
-    let id = inbound(
-        shared,
-        &call.app,
-        (&call.caller_name, &call.caller_number),
-        &call.exten,
-        &args,
-    );
+    let id = match &call.broadcast {
+        Some(offer) => broadcast(shared, call, offer),
+        None => inbound(
+            shared,
+            &call.app,
+            (&call.caller_name, &call.caller_number),
+            &call.exten,
+            &args,
+        ),
+    };
     for (at, digit) in call.behaviour.dtmf.clone() {
         let (shared, id) = (shared.clone(), id.clone());
         tokio::spawn(async move {
@@ -548,12 +619,18 @@ async fn handle(
     }
 
     let method = req.method().clone();
+    let client = req
+        .headers()
+        .get(hyper::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
     let body = http_body_util::BodyExt::collect(req.into_body())
         .await
         .map(|b| b.to_bytes())
         .unwrap_or_default();
     if shared.config.journal {
-        journal(&shared, &method, rest, &query, &segments, &body);
+        journal(&shared, &method, rest, &query, &segments, &body, &client);
     }
     let faults = lock(&shared.faults).clone();
     if !faults.rest_delay.is_zero() {
@@ -583,6 +660,7 @@ pub(super) fn journal(
     query: &HashMap<String, String>,
     segments: &[&str],
     body: &[u8],
+    client: &str,
 ) {
     let mut pairs: Vec<String> = query
         .iter()
@@ -599,7 +677,10 @@ pub(super) fn journal(
         Some(vars) => format!("{line} {vars}"),
         None => line,
     };
-    lock(&shared.journal).push((Instant::now(), line));
+    // Both under the journal's lock, so the two lists stay in step.
+    let mut journal = lock(&shared.journal);
+    journal.push((Instant::now(), line));
+    lock(&shared.journal_clients).push(client.to_string());
 }
 
 /// Upgrades `GET /ari/events?app=…` to the event WebSocket.

@@ -13,6 +13,7 @@
 
 pub mod postgres;
 pub mod sqlite;
+pub mod throwaway;
 mod writer;
 
 /// The schema's migrations (host/migrations), for both backends.
@@ -99,6 +100,21 @@ impl StoreConfig {
                 let backend = sqlite::Sqlite::open(&path, self.sync)?;
                 Ok((Box::new(backend), path.display().to_string()))
             }
+        }
+    }
+
+    /// Opens the PostgreSQL store router `instance` shares with others (its lease holds its
+    /// name's lock, not this connection).
+    pub fn open_shared(&self, instance: &str) -> Result<(Box<dyn Backend>, String), StoreError> {
+        match &self.url {
+            Some(url) => Ok((
+                Box::new(postgres::Postgres::open_shared(url, instance)?),
+                postgres::without_password(url),
+            )),
+            None => Err(StoreError::Failed {
+                path: "[store]".into(),
+                detail: "routers share their calls through PostgreSQL: set [store] url".into(),
+            }),
         }
     }
 

@@ -16,6 +16,9 @@ pub struct Postgres {
     /// The URL as messages show it (no password).
     shown: String,
     instance: String,
+    /// Whether this connection holds the router's lock (a router alone); a router sharing the
+    /// store holds it on its lease's connection instead (cluster/lease.rs).
+    locked: bool,
 }
 
 /// The advisory lock every router takes while it migrates the schema: two routers starting at
@@ -26,18 +29,26 @@ impl Postgres {
     /// Connects to `url`, takes router `instance`'s lock, brings the schema up to date and
     /// proves it can write.
     pub fn open(url: &str, instance: &str) -> Result<Postgres, StoreError> {
-        off_runtime(|| Self::open_here(url, instance))
+        off_runtime(|| Self::open_here(url, instance, true))
     }
 
-    fn open_here(url: &str, instance: &str) -> Result<Postgres, StoreError> {
+    /// Opens the store for a router that shares it: its lease holds the lock of its name.
+    pub fn open_shared(url: &str, instance: &str) -> Result<Postgres, StoreError> {
+        off_runtime(|| Self::open_here(url, instance, false))
+    }
+
+    fn open_here(url: &str, instance: &str, locked: bool) -> Result<Postgres, StoreError> {
         let shown = without_password(url);
         let mut store = Postgres {
             client: Connection(Some(connect(url, &shown)?)),
             url: url.to_string(),
             shown,
             instance: instance.to_string(),
+            locked,
         };
-        store.lock_instance()?;
+        if locked {
+            store.lock_instance()?;
+        }
         store.migrate()?;
         store.apply_here(&[Change::Remove(String::new())])?;
         Ok(store)
@@ -84,7 +95,10 @@ impl Postgres {
             return Ok(());
         }
         self.client = Connection(Some(connect(&self.url, &self.shown)?));
-        self.lock_instance()
+        if self.locked {
+            self.lock_instance()?;
+        }
+        Ok(())
     }
 }
 
@@ -161,7 +175,7 @@ pub fn without_password(url: &str) -> String {
 }
 
 /// The database's own message when there is one (the driver's says only "db error").
-fn error_text(e: &postgres::Error) -> String {
+pub(crate) fn error_text(e: &postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => format!("{} ({})", db.message(), db.code().code()),
         None => e.to_string(),
@@ -217,7 +231,8 @@ impl Postgres {
                 "INSERT INTO calls (call_id, instance, server, tenant, version, state, record, written_ms) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
                  ON CONFLICT (call_id) DO UPDATE SET version = excluded.version, \
-                 state = excluded.state, record = excluded.record, written_ms = excluded.written_ms",
+                 state = excluded.state, record = excluded.record, written_ms = excluded.written_ms \
+                 WHERE calls.instance = excluded.instance",
             )
             .map_err(fail)?;
         for change in changes {
@@ -239,8 +254,12 @@ impl Postgres {
                     .map_err(fail)?;
                 }
                 Change::Remove(call) => {
-                    tx.execute("DELETE FROM calls WHERE call_id = $1", &[call])
-                        .map_err(fail)?;
+                    // Only this router's: a call another router took over is that one's to end.
+                    tx.execute(
+                        "DELETE FROM calls WHERE call_id = $1 AND instance = $2",
+                        &[call, &self.instance],
+                    )
+                    .map_err(fail)?;
                 }
                 Change::Version(v) => {
                     tx.execute(
@@ -265,19 +284,7 @@ impl Postgres {
                 &[&instance],
             )
             .map_err(|e| classify(&shown, &e))?;
-        Ok(rows
-            .iter()
-            .map(|r| CallRow {
-                call_id: r.get(0),
-                instance: r.get(1),
-                server: r.get(2),
-                tenant: r.get(3),
-                version: r.get(4),
-                state: r.get(5),
-                record: r.get(6),
-                written_ms: r.get(7),
-            })
-            .collect())
+        Ok(call_rows(&rows))
     }
 
     fn versions_here(&mut self, tenant: &str) -> Result<Vec<VersionRow>, StoreError> {
@@ -290,20 +297,40 @@ impl Postgres {
                 &[&tenant],
             )
             .map_err(|e| classify(&shown, &e))?;
-        Ok(rows
-            .iter()
-            .map(|r| {
-                let component: Vec<u8> = r.get(3);
-                VersionRow {
-                    tenant: r.get(0),
-                    hash: r.get(1),
-                    label: r.get(2),
-                    component: component.into(),
-                    loaded_ms: r.get(4),
-                }
-            })
-            .collect())
+        Ok(version_rows(&rows))
     }
+}
+
+/// Rows of `SELECT call_id, instance, server, tenant, version, state, record, written_ms`.
+pub(crate) fn call_rows(rows: &[postgres::Row]) -> Vec<CallRow> {
+    rows.iter()
+        .map(|r| CallRow {
+            call_id: r.get(0),
+            instance: r.get(1),
+            server: r.get(2),
+            tenant: r.get(3),
+            version: r.get(4),
+            state: r.get(5),
+            record: r.get(6),
+            written_ms: r.get(7),
+        })
+        .collect()
+}
+
+/// Rows of `SELECT tenant, hash, label, component, loaded_ms FROM versions`.
+pub(crate) fn version_rows(rows: &[postgres::Row]) -> Vec<VersionRow> {
+    rows.iter()
+        .map(|r| {
+            let component: Vec<u8> = r.get(3);
+            VersionRow {
+                tenant: r.get(0),
+                hash: r.get(1),
+                label: r.get(2),
+                component: component.into(),
+                loaded_ms: r.get(4),
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
