@@ -548,3 +548,60 @@ async fn a_refused_event_socket_says_why_and_what_to_check() {
         }
     );
 }
+
+/// A router sharing its calls sends nothing that changes a call while its lease is not good:
+/// a request waits for the next renewal, fails once the lease is lost, and never reaches
+/// Asterisk; reading (GET) is not fenced. Each request names its router in its User-Agent.
+#[tokio::test]
+async fn a_fenced_client_sends_no_change_while_its_lease_is_not_good() {
+    use callwasm::cluster::Fence;
+    let sim = Sim::start(SimConfig {
+        journal: true,
+        ..SimConfig::default()
+    })
+    .await
+    .expect("sim");
+    let mut stream = start_stream(&sim, stream_config());
+    while !matches!(next(&mut stream).await, StreamItem::Resynced { .. }) {}
+    let caller = sim.inbound_call("router", ("", "5550100"), "100", &[]);
+    let fence = Fence::new(Instant::now()); // lapsed from the start
+    let rc = rest_config(&sim, basic(), Duration::from_millis(300));
+    let rest = Rest::for_router("pbx1", &rc, Some("r1"), Some(fence.clone())).expect("rest");
+
+    let held = rest.answer(&caller).await.expect_err("held back");
+    assert!(held.fenced(), "{held}");
+    assert_eq!(
+        held.to_string(),
+        format!(
+            "pbx1: channels.answer {caller}: not sent: this router's lease in the call store was not renewed within 300ms"
+        )
+    );
+    rest.get_channel(&caller).await.expect("reading is not fenced");
+
+    // Renewed while the request waits: it goes out.
+    let renewer = fence.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        renewer.renew(Instant::now() + Duration::from_secs(60));
+    });
+    rest.answer(&caller).await.expect("sent once renewed");
+
+    fence.lose();
+    let lost = rest.hangup(&caller, 16).await.expect_err("lost");
+    assert!(lost.fenced(), "{lost}");
+    // The stream's own requests (its filter, its resync) came before the caller.
+    let sent: Vec<(String, String)> = sim
+        .journal_by_client()
+        .into_iter()
+        .map(|(_, line, client)| (line, client))
+        .filter(|(line, _)| line.contains(&caller))
+        .collect();
+    let agent = format!("callwasm/{} (r1)", env!("CARGO_PKG_VERSION"));
+    assert_eq!(
+        sent,
+        vec![
+            (format!("GET /channels/{caller}"), agent.clone()),
+            (format!("POST /channels/{caller}/answer"), agent),
+        ]
+    );
+}
