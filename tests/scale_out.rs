@@ -60,11 +60,7 @@ async fn start_routers(
 async fn wait_for_app(sim: &Sim, dir: &Path, name: &str) {
     let prefix = format!("router@{name}.");
     let began = Instant::now();
-    while !sim
-        .listening_apps()
-        .iter()
-        .any(|a| a.starts_with(&prefix))
-    {
+    while !sim.listening_apps().iter().any(|a| a.starts_with(&prefix)) {
         let log = std::fs::read_to_string(dir.join(format!("router-{name}.log")));
         assert!(
             began.elapsed() < Duration::from_secs(60),
@@ -158,10 +154,7 @@ async fn three_routers_share_the_calls_and_carry_on_a_killed_ones() {
     .await;
     let killed_at = killed_at.expect("r1 was killed");
     let restarted_at = restarted_at.expect("r1 was restarted");
-    let (taken_over_at, r1_calls) = watcher
-        .expect("watched")
-        .join()
-        .expect("the store watcher");
+    let (taken_over_at, r1_calls) = watcher.expect("watched").join().expect("the store watcher");
     let takeover = taken_over_at.duration_since(killed_at);
     let settled = until_all_gone(&sim, Duration::from_secs(120)).await;
     for router in &mut routers {
@@ -207,6 +200,8 @@ async fn three_routers_share_the_calls_and_carry_on_a_killed_ones() {
         takeover.as_millis()
     );
     let taken = log_count(dir.path(), "calls taken over from router r1");
+    let strays = log_count(dir.path(), "a caller claimed by a router that died");
+    println!("callers r1 claimed but never began a call for, started by a survivor: {strays}");
     let dir = if failures.is_empty() {
         dir.path().to_path_buf()
     } else {
@@ -230,14 +225,17 @@ async fn three_routers_share_the_calls_and_carry_on_a_killed_ones() {
     assert!(r1_calls > 0, "r1 held calls when it was killed");
     assert_eq!(taken, 1, "one survivor took r1's calls over");
     assert!(
-        shares[1].get("r1").is_none(),
+        !shares[1].contains_key("r1"),
         "a dead router created nothing"
     );
     assert!(
         shares[2].get("r1").copied().unwrap_or(0) > 0,
         "r1 took new calls after its restart"
     );
-    assert!(table.resumed > 0, "some calls were in progress across the kill");
+    assert!(
+        table.resumed > 0,
+        "some calls were in progress across the kill"
+    );
 }
 
 /// A router paused (SIGSTOP) past its lease loses its calls to the other; resumed, it sends

@@ -576,7 +576,9 @@ async fn a_fenced_client_sends_no_change_while_its_lease_is_not_good() {
             "pbx1: channels.answer {caller}: not sent: this router's lease in the call store was not renewed within 300ms"
         )
     );
-    rest.get_channel(&caller).await.expect("reading is not fenced");
+    rest.get_channel(&caller)
+        .await
+        .expect("reading is not fenced");
 
     // Renewed while the request waits: it goes out.
     let renewer = fence.clone();

@@ -381,13 +381,11 @@ impl Evidence {
                 // The callee answered (1 s after its dial) and hung up while no router heard
                 // Asterisk (a router paused until its lease ran out): the plugin is only told
                 // the leg vanished, and early-dial clears the caller with 16 unanswered.
-                let answer_unheard = leg
-                    .and_then(|l| self.dialed_at.get(l))
-                    .is_some_and(|dial| {
-                        outages
-                            .iter()
-                            .any(|o| *o > call.at && *o < *dial + Duration::from_secs(1))
-                    });
+                let answer_unheard = leg.and_then(|l| self.dialed_at.get(l)).is_some_and(|dial| {
+                    outages
+                        .iter()
+                        .any(|o| *o > call.at && *o < *dial + Duration::from_secs(1))
+                });
                 if answer_unheard && missed_the_end && answered.is_none() {
                     return expect("the caller hung up with 16", caller_cause == Some("16"));
                 }
@@ -587,4 +585,3 @@ pub fn report(title: &str, table: &Table, failures: &[String], dir: &Path) {
     );
     assert_eq!(table.lost, 0);
 }
-

@@ -31,9 +31,7 @@ struct Inner {
 /// Why a request may not go out.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Fenced {
-    #[error(
-        "this router lost its lease in the call store: another router may carry its calls now"
-    )]
+    #[error("this router lost its lease in the call store: another router may carry its calls now")]
     Lost,
     #[error("this router's lease in the call store was not renewed within {0:?}")]
     NotRenewed(Duration),

@@ -321,10 +321,7 @@ impl Holder {
                 continue;
             }
             let moved = self.take_over(client, &other, &apps);
-            client.execute(
-                &format!("SELECT pg_advisory_unlock({LOCK_KEY})"),
-                &[&other],
-            )?;
+            client.execute(&format!("SELECT pg_advisory_unlock({LOCK_KEY})"), &[&other])?;
             let takeover = moved?;
             tracing::warn!(router = %other, calls = takeover.rows.len(), "a router is gone: its calls are carried on here");
             let _ = self.news.send(LeaseNews::TookOver(takeover));

@@ -91,7 +91,11 @@ impl Router {
         let own: BTreeSet<String> = self.own_apps().into_iter().collect();
         let mut wanted: BTreeMap<String, (BTreeSet<String>, Vec<String>)> = BTreeMap::new();
         for (server, app) in apps {
-            wanted.entry(server.clone()).or_default().0.insert(app.clone());
+            wanted
+                .entry(server.clone())
+                .or_default()
+                .0
+                .insert(app.clone());
         }
         for (server, app, caller) in carried {
             let entry = wanted.entry(server).or_default();

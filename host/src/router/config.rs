@@ -523,11 +523,15 @@ impl Config {
             for (name, tenant) in &self.tenants {
                 for app in &tenant.apps {
                     if app.contains('@') {
-                        return Err(format!("tenants.{name}.apps: {app:?} holds a '@', which a router sharing its calls uses to add its own name (app@router.run)"));
+                        return Err(format!(
+                            "tenants.{name}.apps: {app:?} holds a '@', which a router sharing its calls uses to add its own name (app@router.run)"
+                        ));
                     }
                     let longest = app.len() + crate::cluster::APP_SUFFIX_MAX;
                     if longest > MAX_APP_NAME_LEN {
-                        return Err(format!("tenants.{name}.apps: {app:?} is too long for a router sharing its calls: it registers {app}@<instance>.<run>, up to {longest} bytes, and Asterisk takes at most {MAX_APP_NAME_LEN}"));
+                        return Err(format!(
+                            "tenants.{name}.apps: {app:?} is too long for a router sharing its calls: it registers {app}@<instance>.<run>, up to {longest} bytes, and Asterisk takes at most {MAX_APP_NAME_LEN}"
+                        ));
                     }
                 }
             }

@@ -357,7 +357,11 @@ impl Sim {
 
 /// An inbound call offered by `StasisBroadcast()`: a caller channel in state Ring, in no app
 /// until a router claims it ([`super::broadcast`]). Returns its id.
-fn broadcast(shared: &Arc<Shared>, call: &InboundCall, offer: &super::calls::BroadcastOffer) -> String {
+fn broadcast(
+    shared: &Arc<Shared>,
+    call: &InboundCall,
+    offer: &super::calls::BroadcastOffer,
+) -> String {
     let mut state = lock(&shared.state);
     let id = state.unique_id();
     state.next_name += 1;

@@ -104,7 +104,10 @@ impl ThrowawayPostgres {
 
     /// libpq's connection string for the cluster's `postgres` database.
     pub fn url(&self) -> String {
-        format!("host={} user=callwasm dbname=postgres", self.dir.path().display())
+        format!(
+            "host={} user=callwasm dbname=postgres",
+            self.dir.path().display()
+        )
     }
 }
 
