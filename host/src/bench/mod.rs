@@ -16,6 +16,7 @@ pub mod load;
 pub mod logging;
 pub mod native;
 pub mod report;
+pub mod scale;
 pub mod sys;
 
 use dispatch::{DispatchFigure, NativeFigure, Subject};
@@ -60,6 +61,10 @@ pub struct Report {
     /// The router's CPU per call with its log at `info` against `warn` (None when the run had
     /// no log switch).
     pub logging: Option<LogFigure>,
+    /// 1, 2 and 3 routers sharing a PostgreSQL (None when PostgreSQL is not installed: the
+    /// reason is in `scale_skipped`).
+    pub scale: Option<scale::ScaleFigure>,
+    pub scale_skipped: Option<String>,
     pub targets: Vec<Target>,
 }
 
@@ -270,7 +275,7 @@ pub async fn run(options: &Options, progress: &dyn Fn(&str)) -> Result<Report, S
     // Memory, the store's cost, dispatch per subject and natively, three runs per rate, and
     // the logging runs.
     let steps =
-        subjects.len() + 1 + rates.len() * 3 + 2 + usize::from(options.log_switch.is_some());
+        subjects.len() + 1 + rates.len() * 3 + 3 + usize::from(options.log_switch.is_some());
     let mut step = 0;
     let mut next = |what: String| {
         step += 1;
@@ -374,6 +379,29 @@ pub async fn run(options: &Options, progress: &dyn Fn(&str)) -> Result<Report, S
         ));
         logging = Some(f);
     }
+    // Scale-out last: its routers are processes of their own, and PostgreSQL runs beside them.
+    let scale_rates = if options.quick {
+        vec![300.0]
+    } else {
+        vec![300.0, 600.0, 900.0, 1200.0, 1500.0]
+    };
+    next(format!(
+        "scale-out: 1, 2 and 3 routers sharing a PostgreSQL, {} calls/s offered",
+        scale_rates
+            .iter()
+            .map(|r| format!("{r:.0}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    let (scale, scale_skipped) =
+        match scale::measure(&early_dial, &cache, &scale_rates, progress).await {
+            Ok(f) => (Some(f), None),
+            Err(e) if e.contains("not installed") => {
+                progress(&format!("      skipped: {e}"));
+                (None, Some(e))
+            }
+            Err(e) => return Err(format!("scale-out: {e}")),
+        };
     let _ = std::fs::remove_dir_all(&cache);
 
     let mut report = Report {
@@ -388,6 +416,8 @@ pub async fn run(options: &Options, progress: &dyn Fn(&str)) -> Result<Report, S
         memory,
         store,
         logging,
+        scale,
+        scale_skipped,
         targets: Vec::new(),
     };
     report.targets = report::targets(&report)?;

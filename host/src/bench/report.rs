@@ -257,6 +257,8 @@ pub fn markdown(r: &Report) -> String {
         st.cpu_off_us, st.p50_off_ms, st.p99_off_ms
     );
 
+    scale_section(&mut md, r);
+
     if let Some(l) = &r.logging {
         let _ = writeln!(md, "## The info log\n");
         let _ = writeln!(
@@ -502,4 +504,57 @@ pub fn write(r: &Report, dir: &std::path::Path) -> Result<(), String> {
         std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
     Ok(())
+}
+
+/// "Scale-out": the rates 1, 2 and 3 routers sustained and what a call cost each part.
+fn scale_section(md: &mut String, r: &Report) {
+    let _ = writeln!(md, "## Scale-out\n");
+    let Some(f) = &r.scale else {
+        let _ = writeln!(
+            md,
+            "Not measured: {}.\n",
+            r.scale_skipped.as_deref().unwrap_or("no figure")
+        );
+        return;
+    };
+    let _ = writeln!(
+        md,
+        "1, 2 and 3 routers (`callwasm run` processes, `[cluster]` defaults) share one throwaway \
+         PostgreSQL and one simulated Asterisk, which offers every call by StasisBroadcast; the \
+         seed flow (the agent rings 100 ms; the caller hangs up 100 ms after its answer), each \
+         rate for 6 s. Sustained: every call answered, answer p99 (from placing, the claim and \
+         the agent's ringing included) at most {:.0} ms, Asterisk empty within 2 s of the \
+         schedule. CPU per call is the processes' CPU over the run (idle work included) over its \
+         calls. Last row: one router on its embedded store, calls entering its app directly.\n",
+        super::scale::ANSWER_P99_MAX_MS
+    );
+    let _ = writeln!(
+        md,
+        "| routers | store | offered calls/s | answered | answer p50 / p99 (ms) | CPU µs/call: routers | PostgreSQL | simulator | all |"
+    );
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|");
+    for p in &f.points {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {:.0} | {}/{}{} | {:.1} / {:.1} | {:.0} | {:.0} | {:.0} | {:.0} |",
+            p.routers,
+            p.store,
+            p.offered_per_s,
+            p.answered,
+            p.calls,
+            if p.kept_up { "" } else { " (not sustained)" },
+            p.answer_p50_ms,
+            p.answer_p99_ms,
+            p.router_cpu_us_per_call,
+            p.postgres_cpu_us_per_call,
+            p.sim_cpu_us_per_call,
+            p.total_cpu_us_per_call()
+        );
+    }
+    let sustained: Vec<String> = f
+        .sustained
+        .iter()
+        .map(|(n, rate)| format!("{n} router(s): {rate:.0} calls/s"))
+        .collect();
+    let _ = writeln!(md, "\nSustained: {}.\n", sustained.join("; "));
 }

@@ -26,6 +26,10 @@ pub struct BenchArgs {
     /// this many times at the first rate (default 1,000 calls/s). Prints; writes nothing.
     #[arg(long, value_name = "RUNS")]
     store: Option<usize>,
+    /// Measure only scale-out: the calls/s 1, 2 and 3 routers sharing a throwaway
+    /// PostgreSQL sustain, at the given rates (default 300,600,900,1200). Prints; writes nothing.
+    #[arg(long)]
+    scale: bool,
 }
 
 fn target_dir() -> PathBuf {
@@ -83,6 +87,32 @@ pub fn run(args: BenchArgs, log_switch: Box<bench::LogSwitch>) -> ExitCode {
             &progress,
         )) {
             Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: the benchmark could not measure: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if args.scale {
+        let rates = options
+            .rates
+            .clone()
+            .unwrap_or_else(|| vec![300.0, 600.0, 900.0, 1200.0]);
+        let cache = bench::scale::cache_dir();
+        let measured = runtime.block_on(bench::scale::measure(
+            &options.plugins.join("early_dial.wasm"),
+            &cache,
+            &rates,
+            &progress,
+        ));
+        let _ = std::fs::remove_dir_all(&cache);
+        return match measured {
+            Ok(figure) => {
+                for (routers, rate) in figure.sustained {
+                    println!("{routers} router(s) sustained {rate:.0} calls/s");
+                }
+                ExitCode::SUCCESS
+            }
             Err(e) => {
                 eprintln!("error: the benchmark could not measure: {e}");
                 ExitCode::FAILURE
