@@ -1,5 +1,5 @@
 //! The call store in a real PostgreSQL: a throwaway cluster (initdb + pg_ctl in a temporary
-//! directory, on a Unix socket, no TCP port) started for each test and removed afterwards.
+//! directory, on a free loopback port) started for each test and removed afterwards.
 //! The same checks as the embedded store's: rows survive a reopen, a second router with the
 //! same name is refused, an unreachable database is named without its password.
 //!

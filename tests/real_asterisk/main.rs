@@ -221,6 +221,45 @@ async fn a_router_that_died_leaves_no_caller_in_silence_and_a_second_router_spar
     assert_eq!(report.opened, 0, "{report:?}");
 }
 
+/// Scale-out against the real Asterisk: two routers sharing a throwaway PostgreSQL claim the
+/// calls StasisBroadcast offers (both get some), and when one dies mid-call the other takes
+/// its calls and its app over and ends them cleanly when the callers hang up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_routers_share_broadcast_calls_and_a_survivor_carries_on_the_dead_ones() {
+    let Some(_turn) = rig::turn().await else {
+        return;
+    };
+    let pg = callwasm::store::throwaway::ThrowawayPostgres::start().expect("PostgreSQL");
+    let pbx = Pbx::start(&Agent::all()).expect("start Asterisk");
+    let first = RouterRun::start_shared(&pbx, "r1", &pg.url()).await;
+    let second = RouterRun::start_shared(&pbx, "r2", &pg.url()).await;
+    let agent = pbx.agent("agent").answer_after(0).many();
+    let callers = Sipp::caller(&pbx, "caller_hangs_up.xml", "3001")
+        .pause_ms(15_000)
+        .rate(10, 20)
+        .start();
+    pbx.until_bridges(20).await;
+    let (on_first, on_second) = (first.table.len(), second.table.len());
+    println!("20 broadcast calls: r1 claimed {on_first}, r2 {on_second}");
+    assert_eq!(on_first + on_second, 20);
+    assert!(on_first > 0 && on_second > 0, "both routers claim calls");
+
+    // r1 dies with its calls up; r2 takes them (and r1's app) over within its lease.
+    first.crash();
+    second.until_calls(20).await;
+    let outcome = callers.finish().await;
+    assert_eq!(
+        outcome.exit, 0,
+        "SIPp counted failed calls:\n{}",
+        outcome.stats
+    );
+    pbx.until_empty(&second, "after the callers hung up").await;
+    drop(agent);
+    let report = second.stop().await;
+    assert_eq!(report.plugin_failures, Vec::<String>::new());
+    assert_eq!(report.command_failures, Vec::<String>::new());
+}
+
 /// The simulator's replay tests, run against the real Asterisk too: where a sample needs no
 /// SIP caller, the same requests at the same pace must give the recorded answers and events,
 /// so the recordings, the simulator and this Asterisk never drift apart.

@@ -465,6 +465,16 @@ pub struct Report {
 impl RouterRun {
     /// Starts a router named `instance` and waits until it has resynced with Asterisk.
     pub async fn start(pbx: &Pbx, instance: &str) -> RouterRun {
+        RouterRun::start_with(pbx, instance, None).await
+    }
+
+    /// Starts router `instance` sharing its calls through the PostgreSQL at `url`
+    /// (`[cluster]` with its defaults): it claims the calls StasisBroadcast offers.
+    pub async fn start_shared(pbx: &Pbx, instance: &str, url: &str) -> RouterRun {
+        RouterRun::start_with(pbx, instance, Some(url)).await
+    }
+
+    async fn start_with(pbx: &Pbx, instance: &str, shared: Option<&str>) -> RouterRun {
         let plugin = crate::common::plugin_path("early-dial");
         let text = format!(
             r#"
@@ -494,7 +504,13 @@ dial_timeout = "3"
         );
         let mut config = Config::parse(&text).unwrap_or_else(|e| panic!("config: {e}\n{text}"));
         let store = tempfile::tempdir().expect("store dir");
-        config.store = callwasm::store::StoreConfig::in_dir(store.path());
+        match shared {
+            Some(url) => {
+                config.store.url = Some(url.to_string());
+                config.cluster = Some(callwasm::cluster::ClusterConfig::default());
+            }
+            None => config.store = callwasm::store::StoreConfig::in_dir(store.path()),
+        }
         let (observer, observations) = Observer::channel();
         let router = Router::new(&config, observer).expect("router");
         let table = router.table();

@@ -249,12 +249,7 @@ async fn run_at(
     rate: f64,
     store: &str,
 ) -> ScalePoint {
-    let router_cpu = || -> Duration {
-        routers
-            .iter()
-            .filter_map(|r| sys::cpu_of(r.0.id()))
-            .sum()
-    };
+    let router_cpu = || -> Duration { routers.iter().filter_map(|r| sys::cpu_of(r.0.id())).sum() };
     let pg_cpu = || postmaster.map(cpu_with_children).unwrap_or_default();
     let (routers_before, pg_before, sim_before) = (router_cpu(), pg_cpu(), sys::own_cpu());
     let journal_from = sim.journal_timed().len();

@@ -1,6 +1,7 @@
 //! A PostgreSQL cluster of its own, for the tests and the bench that need a real shared store:
-//! `initdb` in a temporary directory, `pg_ctl start` on a Unix socket in that directory (no
-//! TCP port, so nothing collides with another cluster), stopped and removed when dropped.
+//! `initdb` in a temporary directory, `pg_ctl start` on a free loopback port (routers reach
+//! their database over TCP in production too; the socket lives in that directory), stopped and
+//! removed when dropped.
 //! Needs Debian's `postgresql` package (its server programs live in
 //! /usr/lib/postgresql/<version>/bin; scripts/test installs it when missing).
 
@@ -11,6 +12,7 @@ use std::process::Command;
 pub struct ThrowawayPostgres {
     dir: tempfile::TempDir,
     bin: PathBuf,
+    port: u16,
 }
 
 impl ThrowawayPostgres {
@@ -41,22 +43,36 @@ impl ThrowawayPostgres {
                 return Err("cannot give the cluster's directory to the postgres user".into());
             }
         }
-        let cluster = ThrowawayPostgres { dir, bin };
+        let mut cluster = ThrowawayPostgres { dir, bin, port: 0 };
         let data = cluster.data();
         cluster.run(
             "initdb",
             &["-D", &data, "-U", "callwasm", "-A", "trust", "--no-sync"],
         )?;
-        let options = format!(
-            "-c listen_addresses='' -c unix_socket_directories='{}' -c fsync=off -c max_connections=200",
-            cluster.dir.path().display()
-        );
         let log = cluster.dir.path().join("log").display().to_string();
-        cluster.run(
-            "pg_ctl",
-            &["-D", &data, "-o", &options, "-l", &log, "-w", "start"],
-        )?;
-        Ok(cluster)
+        // A port the system just handed out and took back; another process may take it
+        // meanwhile, so a start that fails is tried again on another.
+        let mut last = String::new();
+        for _ in 0..3 {
+            cluster.port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map_err(|e| format!("no free port: {e}"))?
+                .port();
+            let options = format!(
+                "-c listen_addresses='127.0.0.1' -c port={} -c unix_socket_directories='{}' \
+                 -c fsync=off -c max_connections=200",
+                cluster.port,
+                cluster.dir.path().display()
+            );
+            match cluster.run(
+                "pg_ctl",
+                &["-D", &data, "-o", &options, "-l", &log, "-w", "start"],
+            ) {
+                Ok(()) => return Ok(cluster),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
     }
 
     fn as_root() -> bool {
@@ -105,8 +121,8 @@ impl ThrowawayPostgres {
     /// libpq's connection string for the cluster's `postgres` database.
     pub fn url(&self) -> String {
         format!(
-            "host={} user=callwasm dbname=postgres",
-            self.dir.path().display()
+            "host=127.0.0.1 port={} user=callwasm dbname=postgres",
+            self.port
         )
     }
 }
