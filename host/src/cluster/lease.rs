@@ -55,6 +55,9 @@ enum Ask {
 /// This router's lease: the thread that holds and renews it.
 pub struct Lease {
     fence: Fence,
+    /// The apps this router's name held in its previous run, as (server, app): a restart
+    /// listens to them for the calls that sit there.
+    earlier_apps: Vec<(String, String)>,
     asks: mpsc::Sender<Ask>,
     news: std::sync::Mutex<Option<tokio_mpsc::UnboundedReceiver<LeaseNews>>>,
     thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -94,8 +97,9 @@ impl Lease {
                 detail: format!("cannot start the lease thread: {e}"),
             })?;
         match ready_rx.recv() {
-            Ok(Ok(())) => Ok(Lease {
+            Ok(Ok(earlier_apps)) => Ok(Lease {
                 fence,
+                earlier_apps,
                 asks,
                 news: std::sync::Mutex::new(Some(news_rx)),
                 thread: std::sync::Mutex::new(Some(thread)),
@@ -109,6 +113,11 @@ impl Lease {
                 detail: "the lease thread stopped while starting".into(),
             }),
         }
+    }
+
+    /// The apps this router's name held before this start, as (server, app).
+    pub fn earlier_apps(&self) -> &[(String, String)] {
+        &self.earlier_apps
     }
 
     /// The fence every REST client of this router checks.
@@ -161,12 +170,12 @@ impl Holder {
     fn run(
         self,
         apps: Vec<(String, String)>,
-        ready: &mpsc::Sender<Result<(), StoreError>>,
+        ready: &mpsc::Sender<Result<Vec<(String, String)>, StoreError>>,
         asks: &mpsc::Receiver<Ask>,
     ) {
         let mut client = match self.join(&apps) {
-            Ok(client) => {
-                let _ = ready.send(Ok(()));
+            Ok((client, earlier)) => {
+                let _ = ready.send(Ok(earlier));
                 client
             }
             Err(e) => {
@@ -215,8 +224,12 @@ impl Holder {
         }
     }
 
-    /// Connects and takes this router's lock, waiting for it up to `join_wait_ms`.
-    fn join(&self, apps: &[(String, String)]) -> Result<Client, StoreError> {
+    /// Connects and takes this router's lock, waiting for it up to `join_wait_ms`, and
+    /// registers `apps`; the apps the name held before.
+    fn join(
+        &self,
+        apps: &[(String, String)],
+    ) -> Result<(Client, Vec<(String, String)>), StoreError> {
         let lease = Duration::from_millis(self.config.lease_ms);
         let cannot = |detail: String| StoreError::CannotWrite {
             path: self.shown.clone(),
@@ -281,6 +294,15 @@ impl Holder {
             }
             std::thread::sleep(Duration::from_millis(200));
         }
+        let earlier: Vec<(String, String)> = client
+            .query(
+                "SELECT apps FROM routers WHERE instance = $1",
+                &[&self.instance],
+            )
+            .map_err(failed)?
+            .first()
+            .and_then(|r| serde_json::from_str(&r.get::<_, String>(0)).ok())
+            .unwrap_or_default();
         let apps_json = serde_json::to_string(apps).unwrap_or_else(|_| "[]".into());
         client
             .execute(
@@ -289,7 +311,7 @@ impl Holder {
                 &[&self.instance, &apps_json, &crate::store::now_ms()],
             )
             .map_err(failed)?;
-        Ok(client)
+        Ok((client, earlier))
     }
 
     /// One heartbeat: proves the session (and so the lock) alive and takes over the routers

@@ -138,6 +138,7 @@ impl Router {
                 table: self.table.clone(),
                 callers: callers.clone(),
                 tx: tx.clone(),
+                lease: self.cluster.as_ref().map(|c| c.lease.clone()),
             };
             tokio::spawn(strays.look());
             adopted.push(Adopted {
@@ -170,8 +171,10 @@ impl Router {
 }
 
 /// Callers in an adopted app with no call anywhere: the dead router claimed them (or they
-/// entered its app) but died before it wrote their call, so no plugin has acted on them yet.
-/// Each starts as the new call it is, here.
+/// entered its app) but died before its first write of their call committed, so nothing of
+/// theirs was dialed (a dial waits for its own write). Each starts as the new call it is,
+/// here; the channels and bridges that run made for calls with no row anywhere (a first
+/// reply's legs, created, never dialed) go.
 struct Strays {
     server: String,
     apps: Vec<String>,
@@ -179,11 +182,19 @@ struct Strays {
     table: Arc<super::table::CallTable>,
     callers: Arc<Mutex<Vec<String>>>,
     tx: mpsc::Sender<ServerItem>,
+    lease: Option<Arc<crate::cluster::Lease>>,
+}
+
+/// The call-id prefix of the run an adopted app belongs to (`acme@r1.0a1b2c` → `r1.0a1b2c`):
+/// that run's calls are `<instance>.<run><serial>`.
+fn run_of(app: &str) -> Option<&str> {
+    app.split_once('@').map(|(_, run)| run)
 }
 
 impl Strays {
     async fn look(self) {
         tokio::time::sleep(STRAYS_AFTER).await;
+        self.clear_leftovers().await;
         for app in &self.apps {
             let channels = match self.rest.get_application(app).await {
                 Ok(a) => a.channel_ids,
@@ -215,6 +226,63 @@ impl Strays {
                 if self.tx.send(item).await.is_err() {
                     return;
                 }
+            }
+        }
+    }
+}
+
+impl Strays {
+    /// Hangs up the channels and destroys the bridges the adopted apps' runs made for calls
+    /// that have no row anywhere and are not carried here.
+    async fn clear_leftovers(&self) {
+        let Some(lease) = &self.lease else {
+            return;
+        };
+        let runs: Vec<&str> = self.apps.iter().filter_map(|a| run_of(a)).collect();
+        let theirs = |id: &str| -> bool {
+            call_of(id).is_some_and(|call| {
+                runs.iter().any(|run| {
+                    call.strip_prefix(run)
+                        .is_some_and(|serial| !serial.is_empty() && !serial.contains('.'))
+                }) && self.table.get(call).is_none()
+            })
+        };
+        let (Ok(channels), Ok(bridges)) = (
+            self.rest.list_channels().await,
+            self.rest.list_bridges().await,
+        ) else {
+            return;
+        };
+        let channels: Vec<String> = channels
+            .into_iter()
+            .map(|c| c.id)
+            .filter(|id| theirs(id))
+            .collect();
+        let bridges: Vec<String> = bridges
+            .into_iter()
+            .map(|b| b.id)
+            .filter(|id| theirs(id))
+            .collect();
+        if channels.is_empty() && bridges.is_empty() {
+            return;
+        }
+        let calls: Vec<String> = channels
+            .iter()
+            .chain(&bridges)
+            .filter_map(|id| call_of(id).map(String::from))
+            .collect();
+        let Ok(stored) = lease.known(calls).await else {
+            return; // not knowing which are calls, none is touched
+        };
+        let gone = |id: &String| call_of(id).is_some_and(|c| !stored.contains(c));
+        for id in bridges.iter().filter(|id| gone(id)) {
+            if self.rest.destroy_bridge(id).await.is_ok() {
+                tracing::info!(server = %self.server, bridge = %id, "a dead router's bridge with no call destroyed");
+            }
+        }
+        for id in channels.iter().filter(|id| gone(id)) {
+            if self.rest.hangup(id, 16).await.is_ok() {
+                tracing::info!(server = %self.server, channel = %id, "a dead router's channel with no call hung up");
             }
         }
     }

@@ -344,7 +344,14 @@ impl Router {
         let mut adopted = Vec::new();
         let rows = std::mem::take(&mut *self.stored.lock().unwrap_or_else(|p| p.into_inner()));
         let carried = self.carry_on_rows(rows, "calls read back from the call store");
-        self.adopt(carried, &[], &tx, &mut adopted);
+        // A router sharing its calls listens to its previous run's apps too: callers it
+        // claimed there but never wrote a call for are started here.
+        let earlier = self
+            .cluster
+            .as_ref()
+            .map(|c| c.lease.earlier_apps().to_vec())
+            .unwrap_or_default();
+        self.adopt(carried, &earlier, &tx, &mut adopted);
         let apps = self.own_apps();
         for (name, (rest, rc)) in &self.servers {
             let stream = EventStream::new(
