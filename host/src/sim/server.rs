@@ -355,6 +355,30 @@ impl Sim {
     }
 }
 
+/// A SIP caller's channel `id` dialing `exten`, in state Ring with caller ID `caller` (name,
+/// number), as the dialplan of `from-sipp` sees it.
+fn caller_channel(
+    state: &mut super::state::State,
+    id: &str,
+    caller: (&str, &str),
+    exten: &str,
+) -> crate::ari::models::Channel {
+    state.next_name += 1;
+    let seq = state.next_name;
+    let mut channel = new_channel(
+        id,
+        format!("PJSIP/sipp-{seq:08x}"),
+        "Ring",
+        "from-sipp",
+        exten,
+    );
+    channel.caller = crate::ari::models::CallerId {
+        name: caller.0.into(),
+        number: caller.1.into(),
+    };
+    channel
+}
+
 /// An inbound call offered by `StasisBroadcast()`: a caller channel in state Ring, in no app
 /// until a router claims it ([`super::broadcast`]). Returns its id.
 fn broadcast(
@@ -364,19 +388,12 @@ fn broadcast(
 ) -> String {
     let mut state = lock(&shared.state);
     let id = state.unique_id();
-    state.next_name += 1;
-    let seq = state.next_name;
-    let mut channel = new_channel(
+    let channel = caller_channel(
+        &mut state,
         &id,
-        format!("PJSIP/sipp-{seq:08x}"),
-        "Ring",
-        "from-sipp",
+        (&call.caller_name, &call.caller_number),
         &call.exten,
     );
-    channel.caller = crate::ari::models::CallerId {
-        name: call.caller_name.clone(),
-        number: call.caller_number.clone(),
-    };
     state.channels.insert(
         id.clone(),
         SimChannel {
@@ -412,19 +429,7 @@ fn inbound(shared: &Shared, app: &str, caller: (&str, &str), exten: &str, args: 
         state.refused_entries += 1;
         return id;
     }
-    state.next_name += 1;
-    let seq = state.next_name;
-    let mut channel = new_channel(
-        &id,
-        format!("PJSIP/sipp-{seq:08x}"),
-        "Ring",
-        "from-sipp",
-        exten,
-    );
-    channel.caller = crate::ari::models::CallerId {
-        name: caller.0.into(),
-        number: caller.1.into(),
-    };
+    let mut channel = caller_channel(&mut state, &id, caller, exten);
     channel.dialplan.app_name = "Stasis".into();
     channel.dialplan.app_data = std::iter::once(app)
         .chain(args.iter().copied())
