@@ -61,14 +61,7 @@ async fn settle_and_judge(
     let settled = until_all_gone(sim, Duration::from_secs(120)).await;
     router.kill();
     let evidence = Evidence::read(sim);
-    let (table, mut failures) = tally(placed, &evidence, outages);
-    if !settled {
-        failures.push(format!(
-            "left in Asterisk: {} channels, {} bridges",
-            sim.channel_ids().len(),
-            sim.bridge_ids().len()
-        ));
-    }
+    let (table, failures) = tally_settled(placed, &evidence, outages, sim_left(sim, settled));
     let dir = if failures.is_empty() {
         dir.path().to_path_buf()
     } else {

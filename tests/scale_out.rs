@@ -166,14 +166,8 @@ async fn three_routers_share_the_calls_and_carry_on_a_killed_ones() {
         router.kill();
     }
     let evidence = Evidence::read(&sim);
-    let (table, mut failures) = tally(&placed, &evidence, &[killed_at]);
-    if !settled {
-        failures.push(format!(
-            "left in Asterisk: {} channels, {} bridges",
-            sim.channel_ids().len(),
-            sim.bridge_ids().len()
-        ));
-    }
+    let (table, failures) =
+        tally_settled(&placed, &evidence, &[killed_at], sim_left(&sim, settled));
 
     // Who got the calls, in each stretch of the minute.
     let creators = creators(&sim);
@@ -300,14 +294,8 @@ async fn a_router_paused_past_its_lease_sends_nothing_for_the_calls_taken_from_i
         .map(|(_, line, _)| line)
         .collect();
     let evidence = Evidence::read(&sim);
-    let (table, mut failures) = tally(&placed, &evidence, &[stopped_at]);
-    if !settled {
-        failures.push(format!(
-            "left in Asterisk: {} channels, {} bridges",
-            sim.channel_ids().len(),
-            sim.bridge_ids().len()
-        ));
-    }
+    let (table, failures) =
+        tally_settled(&placed, &evidence, &[stopped_at], sim_left(&sim, settled));
     let refused = log_count(dir.path(), "not sent: this router lost its lease");
     let taken = log_count(dir.path(), "calls taken over from router r1");
     println!(

@@ -527,6 +527,29 @@ pub fn tally(placed: &[Placed], evidence: &Evidence, outages: &[Instant]) -> (Ta
     (table, failures)
 }
 
+/// What Asterisk still holds once the calls should be over (None when `settled`).
+pub fn sim_left(sim: &Sim, settled: bool) -> Option<String> {
+    (!settled).then(|| {
+        format!(
+            "left in Asterisk: {} channels, {} bridges",
+            sim.channel_ids().len(),
+            sim.bridge_ids().len()
+        )
+    })
+}
+
+/// [`tally`], with what Asterisk still holds counted as a failure.
+pub fn tally_settled(
+    placed: &[Placed],
+    evidence: &Evidence,
+    outages: &[Instant],
+    left: Option<String>,
+) -> (Table, Vec<String>) {
+    let (table, mut failures) = tally(placed, evidence, outages);
+    failures.extend(left);
+    (table, failures)
+}
+
 /// Lines of the router logs in `dir` that contain `text`.
 pub fn log_count(dir: &Path, text: &str) -> usize {
     std::fs::read_dir(dir)
